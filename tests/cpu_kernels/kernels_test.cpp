@@ -109,8 +109,8 @@ TEST_P(Kernels, ActivationRoundingIsBitIdentical) {
   }
 }
 
-TEST_P(Kernels, MatrixProductMatchesReference) {
-  const dtype t = GetParam().type;
+// C = W x B through rows() on the GGUF layout, and through rows_repacked() when the level repacks.
+void check_products(const mm_kernels& k, dtype t, bool repacked) {
   const dtype at = vec_dot_type(t);
   const int64_t bs = block_size(t) == 1 ? 32 : block_size(t);
   std::mt19937 rng(17);
@@ -119,21 +119,44 @@ TEST_P(Kernels, MatrixProductMatchesReference) {
     for (int64_t M : {1, 7, 16, 37}) {
       const auto w = make_weights(t, M, K, rng);
       const size_t ldw = row_bytes(t, K);
+      const int64_t rpp = k.rows_per_panel;
+      std::vector<uint8_t> rw;
+      if (repacked) {
+        const size_t n = k.repacked_bytes(M, K);
+        rw.assign(n + 64, 0xab);
+        std::vector<uint8_t> rs(k.repack_scratch_bytes(K));
+        // Two row ranges, as two threads would repack them.
+        const int64_t split = std::min<int64_t>(M, rpp);
+        k.repack(w.data(), ldw, M, K, 0, split, rw.data(), rs.data());
+        if (split < M) k.repack(w.data(), ldw, M, K, split, M, rw.data(), rs.data());
+        for (size_t i = n; i < rw.size(); ++i) ASSERT_EQ(rw[i], 0xab) << "repack wrote past repacked_bytes";
+        std::vector<float> want((size_t)K), got((size_t)K);
+        for (int64_t m = 0; m < M; ++m) {
+          ref::dequantize_row(t, w.data() + ldw * m, want.data(), K);
+          k.dequantize_repacked(rw.data(), K, m, got.data());
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), (size_t)K * 4), 0) << "dequantize_repacked row " << m;
+        }
+      }
       for (int64_t N : {1, 2, 3, 4, 5, 13, 27}) {
-        SCOPED_TRACE("K=" + std::to_string(K) + " M=" + std::to_string(M) + " N=" + std::to_string(N));
+        SCOPED_TRACE("K=" + std::to_string(K) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                     (repacked ? " repacked" : ""));
         auto b = gaussian((size_t)(K * N), rng, 1.f);
         // Reference: round each column, dot with each row.
         std::vector<uint8_t> act(row_bytes(at, K) * (size_t)N);
         for (int64_t n = 0; n < N; ++n) ref::quantize_row_act(at, b.data() + K * n, act.data() + row_bytes(at, K) * n, K);
-        std::vector<uint8_t> packed(k().act_bytes(K, N));
-        for (int64_t n = 0; n < N; ++n) k().pack_act(b.data() + K * n, K, n, N, packed.data());
-        std::vector<uint8_t> scratch(k().scratch_bytes(K, N) + 1);
+        std::vector<uint8_t> packed(k.act_bytes(K, N));
+        for (int64_t n = 0; n < N; ++n) k.pack_act(b.data() + K * n, K, n, N, packed.data());
+        std::vector<uint8_t> scratch(k.scratch_bytes(K, N) + 1);
         const size_t ldc = (size_t)M + 3;
         std::vector<float> c(ldc * (size_t)N, NAN);
         // Two calls over split row ranges, as two threads would run them.
-        const int64_t split = std::min<int64_t>(M, k().rows_per_panel);
-        k().rows(w.data(), ldw, K, 0, split, packed.data(), N, c.data(), ldc, scratch.data());
-        if (split < M) k().rows(w.data(), ldw, K, split, M, packed.data(), N, c.data(), ldc, scratch.data());
+        const int64_t split = std::min<int64_t>(M, rpp);
+        auto run = [&](int64_t m0, int64_t m1) {
+          if (repacked) k.rows_repacked(rw.data(), K, M, m0, m1, packed.data(), N, c.data(), ldc, scratch.data());
+          else k.rows(w.data(), ldw, K, m0, m1, packed.data(), N, c.data(), ldc, scratch.data());
+        };
+        run(0, split);
+        if (split < M) run(split, M);
         std::vector<float> wd((size_t)K), ad((size_t)K);
         for (int64_t m = 0; m < M; ++m) {
           ref::dequantize_row(t, w.data() + ldw * m, wd.data(), K);
@@ -152,6 +175,13 @@ TEST_P(Kernels, MatrixProductMatchesReference) {
       }
     }
   }
+}
+
+TEST_P(Kernels, MatrixProductMatchesReference) { check_products(k(), GetParam().type, false); }
+
+TEST_P(Kernels, RepackedMatrixProductMatchesReference) {
+  if (!k().repack) GTEST_SKIP() << "no repacked layout at this level for this type";
+  check_products(k(), GetParam().type, true);
 }
 
 TEST_P(Kernels, RowKernelsMatchReference) {

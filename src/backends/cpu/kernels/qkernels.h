@@ -46,6 +46,22 @@ struct mm_kernels {
   // w + m * ldw bytes, result at c + n * ldc + m (floats).
   void (*rows)(const void* w, size_t ldw, int64_t K, int64_t m0, int64_t m1, const uint8_t* packed, int64_t N,
                float* c, size_t ldc, uint8_t* scratch) = nullptr;
+
+  // --- repacked weights (null where a level has none) ---
+  // A weight matrix can be rewritten once (at load) into panels of rows_per_panel rows whose bytes
+  // are laid out in the order the kernels read them: no transposes at run time, one sequential
+  // stream, about the size of the GGUF bytes. Valid only with this same table.
+  size_t (*repacked_bytes)(int64_t M, int64_t K) = nullptr;
+  size_t (*repack_scratch_bytes)(int64_t K) = nullptr;
+  // Repacks rows [m0, m1) of the M x K matrix w (m0, m1 multiples of rows_per_panel, or m1 = M), so
+  // threads can share the work.
+  void (*repack)(const void* w, size_t ldw, int64_t M, int64_t K, int64_t m0, int64_t m1, uint8_t* dst,
+                 uint8_t* scratch) = nullptr;
+  // As rows(), from repacked weights rw of an M x K matrix.
+  void (*rows_repacked)(const uint8_t* rw, int64_t K, int64_t M, int64_t m0, int64_t m1, const uint8_t* packed,
+                        int64_t N, float* c, size_t ldc, uint8_t* scratch) = nullptr;
+  // Row `row` of repacked weights as floats (bit-identical to dequantizing the GGUF row).
+  void (*dequantize_repacked)(const uint8_t* rw, int64_t K, int64_t row, float* y) = nullptr;
 };
 
 // Kernels for weights of type t at level l (falls back to the highest level below l that has
