@@ -320,7 +320,7 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
   }
   for (auto* gp : gpus) {
     const gpu_device& g = *gp;
-    if (g.driver.empty() || !wants(g.verdict, backend_kind::vulkan)) continue;
+    if (g.driver.empty() || g.verdict.idle || !wants(g.verdict, backend_kind::vulkan)) continue;
     bool primary = g.verdict.primary == backend_kind::vulkan;
     if (const icd_manifest* icd = hardware_icd(s, g))
       add("vulkan.icd", check_status::pass, g.pci_address,
@@ -412,7 +412,7 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
   {
     bool rocm_relevant = false, rocm_primary = false;
     for (auto* g : gpus)
-      if (g->vendor == gpu_vendor::amd && !g->driver.empty() && wants(g->verdict, backend_kind::rocm)) {
+      if (g->vendor == gpu_vendor::amd && !g->driver.empty() && !g->verdict.idle && wants(g->verdict, backend_kind::rocm)) {
         rocm_relevant = true;
         rocm_primary |= g->verdict.primary == backend_kind::rocm;
       }
@@ -464,7 +464,7 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
     if (sw.cuda_driver.found) {
       add("cuda.driver", check_status::pass, g.pci_address,
           fmt::format("{}: CUDA driver library found ({}){}", label(g), sw.cuda_driver.path.empty() ? sw.cuda_driver.name : sw.cuda_driver.path,
-                      sw.nvidia_kernel_driver.empty() ? "" : "; " + sw.nvidia_kernel_driver));
+                      sw.nvidia_driver_version.empty() ? "" : "; NVIDIA driver " + sw.nvidia_driver_version));
     } else {
       fix_steps f;
       f.debian = "sudo apt install libcuda1 (Debian, from nvidia-driver) or libnvidia-compute-<driver version> (Ubuntu)";
@@ -481,7 +481,7 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
   // ---- ROCm ----
   for (auto* gp : gpus) {
     const gpu_device& g = *gp;
-    if (g.vendor != gpu_vendor::amd || g.driver.empty()) continue;
+    if (g.vendor != gpu_vendor::amd || g.driver.empty() || g.verdict.idle) continue;
     const gfx_target_info* t = g.amd.target;
     bool rocm_primary = g.verdict.primary == backend_kind::rocm;
     bool rocm_present = sw.hip_runtime.found;
@@ -575,7 +575,7 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
   for (auto* gp : gpus) {
     const gpu_device& g = *gp;
     if (g.kind != gpu_kind::integrated || g.vendor != gpu_vendor::amd || g.driver.empty()) continue;
-    if (!g.verdict.used && contains(g.verdict.summary, "discrete")) continue;
+    if (g.verdict.idle) continue;
     auto& m = g.memory;
     if (!m.vram_total || !m.gtt_total) {
       add("igpu.memory", check_status::skip, g.pci_address, fmt::format("{}: VRAM/GTT sizes not readable", label(g)));
@@ -587,8 +587,10 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
     std::string params = target_pages ? fmt::format("ttm.pages_limit={} ttm.page_pool_size={}", target_pages, target_pages)
                                       : "ttm.pages_limit=<pages of 4 KiB>";
     fix_steps f = kernel_param_fix(params);
-    f.any = fmt::format("raises GTT to {} (3/4 of RAM); kernels before 6.10 use amdgpu.gttsize=<MiB> instead",
-                        ram ? format_bytes(target_pages * 4096) : "3/4 of RAM");
+    f.any = ram ? fmt::format("this raises GTT to {} (3/4 of RAM); if GTT does not grow after the reboot (older "
+                              "kernels size it from amdgpu.gttsize), add amdgpu.gttsize={} as well",
+                              format_bytes(target_pages * 4096), target_pages * 4096 >> 20)
+                : "raise GTT to 3/4 of RAM; older kernels size it from amdgpu.gttsize=<MiB> instead";
     bool small_carve = *m.vram_total <= (2ull << 30);
     bool big_gtt = ram ? *m.gtt_total >= ram * 2 / 5 : *m.gtt_total >= (8ull << 30);
     std::string why = fmt::format(
@@ -658,7 +660,11 @@ std::string format_doctor(const std::vector<finding>& findings, const hw_survey&
     ++counts[(int)f.status];
     o += fmt::format("{}  {:<22} {}\n", check_status_name(f.status), f.id, f.title);
     if (f.status == check_status::pass) continue;
-    if (!f.detail.empty()) o += fmt::format("      {}\n", f.detail);
+    if (!f.detail.empty()) {
+      std::string d = f.detail;
+      for (size_t p = d.find('\n'); p != std::string::npos; p = d.find('\n', p + 7)) d.replace(p, 1, "\n      ");
+      o += fmt::format("      {}\n", d);
+    }
     auto fix_line = [&](const char* who, distro_family fam, const std::string& text) {
       if (text.empty()) return;
       o += fmt::format("      fix ({}{}): {}\n", who, fam != distro_family::unknown && fam == d ? ", this system" : "", text);

@@ -204,7 +204,7 @@ void finish_rebar(gpu_device& g) {
   const uint64_t legacy = 256ull << 20;
   if (r.aperture_bytes > legacy) {
     r.state = rebar_state::on;
-    r.reason = fmt::format("VRAM window {} (larger than the legacy 256 MiB)", detail::format_bytes(r.aperture_bytes));
+    r.reason = fmt::format("VRAM window {}, larger than the legacy 256 MiB", detail::format_bytes(r.aperture_bytes));
   } else {
     r.state = rebar_state::off;
     r.reason = fmt::format("VRAM window is only {}", detail::format_bytes(r.aperture_bytes));

@@ -81,7 +81,7 @@ json to_json(const device_verdict& v) {
   json alts = json::array();
   for (auto a : v.alternatives) alts.push_back(backend_name(a));
   return {{"backend", backend_name(v.primary)}, {"alternatives", alts}, {"used", v.used},
-          {"ready", v.ready}, {"summary", v.summary}, {"reason", v.reason}};
+          {"ready", v.ready}, {"idle", v.idle}, {"summary", v.summary}, {"reason", v.reason}};
 }
 
 json to_json(const hw_survey& s) {
@@ -175,7 +175,9 @@ json to_json(const hw_survey& s) {
       {"rocm",
        {{"root", sw.rocm_root}, {"installed", sw.rocm_dir}, {"version", sw.rocm_version},
         {"hip_runtime", to_json(sw.hip_runtime)}, {"kfd", sw.kfd_present}}},
-      {"cuda", {{"driver_library", to_json(sw.cuda_driver)}, {"nvidia_kernel_driver", sw.nvidia_kernel_driver}}},
+      {"cuda",
+       {{"driver_library", to_json(sw.cuda_driver)}, {"nvidia_kernel_driver", sw.nvidia_kernel_driver},
+        {"nvidia_driver_version", sw.nvidia_driver_version}}},
       {"kernel",
        {{"release", sw.kernel_release}, {"cmdline", sw.kernel_cmdline}, {"gpu_modules", sw.gpu_modules},
         {"ttm_pages_limit", opt_u64(sw.ttm_pages_limit)},
@@ -227,9 +229,10 @@ std::string format_survey(const hw_survey& s) {
     line(label, fmt::format("{}{}", g.display_name(), g.subsystem_name.empty() ? "" : " (" + g.subsystem_name + ")"));
     line("", fmt::format("{}{}, {:04x}:{:04x} rev {:02x}", g.pci_address.empty() ? "platform device" : "PCI ",
                          g.pci_address, g.vendor_id, g.device_id, g.revision));
-    std::string drm = g.drm_card.empty() && g.drm_render.empty()
-                          ? "no DRM node"
-                          : join({g.drm_card.empty() ? std::string() : g.drm_card, g.drm_render}, " / ");
+    std::vector<std::string> nodes;
+    for (auto* n : {&g.drm_card, &g.drm_render})
+      if (!n->empty()) nodes.push_back(*n);
+    std::string drm = nodes.empty() ? "no DRM node" : join(nodes, " / ");
     line("", fmt::format("{} ({}); driver {}; {}{}", gpu_kind_name(g.kind), g.kind_reason,
                          g.driver.empty() ? "NONE" : g.driver, drm,
                          g.boot_vga && *g.boot_vga ? "; boot display" : ""));
@@ -301,7 +304,7 @@ std::string format_survey(const hw_survey& s) {
   line("  CUDA", fmt::format("driver library: {}{}",
                              sw.cuda_driver.found ? (sw.cuda_driver.path.empty() ? sw.cuda_driver.name : sw.cuda_driver.path)
                                                   : "not found",
-                             sw.nvidia_kernel_driver.empty() ? "" : "; kernel: " + sw.nvidia_kernel_driver));
+                             sw.nvidia_driver_version.empty() ? "" : "; NVIDIA kernel driver " + sw.nvidia_driver_version));
   std::string ttm = sw.ttm_pages_limit ? fmt::format("; ttm.pages_limit {} ({})", *sw.ttm_pages_limit,
                                                      format_bytes(*sw.ttm_pages_limit * 4096))
                                        : "";

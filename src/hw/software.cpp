@@ -224,7 +224,14 @@ void survey_software(const hw_paths& paths, hw_survey& s) {
   sw.kfd_present = exists(paths.dev + "/kfd");
 
   sw.cuda_driver = probe_library(paths, "libcuda.so.1", "cuInit");
-  if (auto v = read_line(paths.proc + "/driver/nvidia/version")) sw.nvidia_kernel_driver = *v;
+  if (auto v = read_line(paths.proc + "/driver/nvidia/version")) {
+    sw.nvidia_kernel_driver = *v;
+    for (auto& tok : split_ws(*v))
+      if (tok.find('.') != std::string::npos && tok.find_first_not_of("0123456789.") == std::string::npos) {
+        sw.nvidia_driver_version = tok;
+        break;
+      }
+  }
 
   sw.kernel_release = read_line(paths.proc + "/sys/kernel/osrelease").value_or("");
   sw.kernel_cmdline = read_line(paths.proc + "/cmdline").value_or("");

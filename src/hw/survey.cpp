@@ -272,6 +272,8 @@ bool ready_for(const hw_survey& s, const gpu_device& g, backend_kind b) {
 }
 
 std::string backend_label(const hw_survey& s, const gpu_device& g, backend_kind b) {
+  if (b == backend_kind::rocm && g.amd.target && g.amd.target->rocm == rocm_support::none && g.amd.target->hsa_override)
+    return fmt::format("ROCm/HIP (with HSA_OVERRIDE_GFX_VERSION={})", g.amd.target->hsa_override);
   if (b != backend_kind::vulkan) return backend_name(b);
   if (auto* icd = vulkan_icd_for(s, g)) return fmt::format("Vulkan ({})", vulkan_driver_name(icd->driver));
   switch (g.vendor) {
@@ -296,7 +298,7 @@ std::string missing_for(backend_kind b, const hw_survey& s) {
 device_verdict decide_gpu(const hw_survey& s, const gpu_device& g, bool have_discrete) {
   device_verdict v;
   std::vector<std::string> why;
-  bool eligible = true;
+  bool eligible = true, idle = false;
   std::string skip;
 
   if (g.kind == gpu_kind::display_only) {
@@ -368,9 +370,11 @@ device_verdict decide_gpu(const hw_survey& s, const gpu_device& g, bool have_dis
   if (eligible && g.kind == gpu_kind::integrated) {
     if (have_discrete) {
       eligible = false;
+      idle = true;
       skip = "integrated GPU left idle: a discrete GPU is present";
     } else if (g.amd.n_compute_units > 0 && g.amd.n_compute_units < 4) {
       eligible = false;
+      idle = true;
       skip = fmt::format("only {} compute units: the CPU is as fast on the same memory", g.amd.n_compute_units);
     } else if (g.vendor == gpu_vendor::amd) {
       why.push_back("integrated: model weights live in GTT (shared system RAM), not only in the small VRAM carve-out");
@@ -399,6 +403,7 @@ device_verdict decide_gpu(const hw_survey& s, const gpu_device& g, bool have_dis
   std::string label = v.primary == backend_kind::none ? "none" : backend_label(s, g, v.primary);
   std::string also;
   for (auto a : v.alternatives) also += (also.empty() ? "; also " : ", ") + backend_label(s, g, a);
+  v.idle = idle;
   if (!eligible) {
     v.used = false;
     v.summary = fmt::format("not used: {}", skip);

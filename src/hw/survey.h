@@ -129,6 +129,7 @@ struct device_verdict {
   std::vector<backend_kind> alternatives;  // also possible (e.g. ROCm/HIP for an RDNA3 card)
   bool used = false;        // Hearth will place layers on it by default
   bool ready = false;       // the software it needs is present (loader/ICD, libcuda, HIP runtime)
+  bool idle = false;        // works, but left idle by policy (iGPU beside a dGPU, too few CUs)
   std::string summary;      // "Vulkan (RADV); also ROCm/HIP"
   std::string reason;       // one or two sentences
 };
@@ -197,7 +198,8 @@ struct software_info {
   bool kfd_present = false;         // /dev/kfd exists
   // CUDA / NVIDIA
   library_probe cuda_driver;        // libcuda.so.1
-  std::string nvidia_kernel_driver; // version line of /proc/driver/nvidia/version
+  std::string nvidia_kernel_driver; // first line of /proc/driver/nvidia/version
+  std::string nvidia_driver_version;  // "550.90.07" from that line
   // Kernel
   std::string kernel_release;       // /proc/sys/kernel/osrelease
   std::string kernel_cmdline;       // /proc/cmdline
