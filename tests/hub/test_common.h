@@ -1,0 +1,58 @@
+// Shared pieces of the hub tests: fast transfer settings, the standard fake repos, file checks.
+#pragma once
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include "fake_hub.h"
+#include "hub/transfer.h"
+
+namespace hearth::test {
+
+inline std::string model_path(const std::string& rel) { return std::string(HEARTH_TEST_DATA) + "/models/" + rel; }
+
+// Settings that make retries, stalls and checkpoints happen in milliseconds.
+inline hub::transfer_options fast_options() {
+  hub::transfer_options o;
+  o.n_connections = 4;
+  o.part_bytes = 128 * 1024;
+  o.state_interval_ms = 20;
+  o.min_free_bytes = 0;
+  o.http.connect_timeout_ms = 2000;
+  o.http.stall_timeout_ms = 400;
+  o.http.retry.max_retries = 4;
+  o.http.retry.backoff_initial_ms = 5;
+  o.http.retry.backoff_max_ms = 40;
+  o.http.retry.retry_after_max_ms = 5000;
+  return o;
+}
+
+// "test/tiny": two real GGUF files; the standard repo of the transfer tests.
+inline fake_repo tiny_repo() {
+  fake_repo r;
+  r.id = "test/tiny";
+  r.files.push_back({"stories260K.gguf", read_file(model_path("tinyllamas/stories260K.gguf"))});
+  r.files.push_back({"llama-2-tiny-random-F16.gguf", read_file(model_path("ollama/llama-2-tiny-random.gguf"))});
+  r.downloads = 10;
+  return r;
+}
+
+inline bool exists(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+// The download is complete and verified: the final file holds exactly `data`, no partial or state file.
+inline void expect_complete(const std::string& dest, const std::string& data) {
+  ASSERT_TRUE(exists(dest)) << dest;
+  EXPECT_TRUE(read_file(dest) == data) << dest << " differs from the served bytes";
+  EXPECT_FALSE(exists(hub::partial_path(dest)));
+  EXPECT_FALSE(exists(hub::state_path(dest)));
+}
+
+// Nothing that looks like a complete model is left behind.
+inline void expect_no_complete_file(const std::string& dest) { EXPECT_FALSE(exists(dest)) << dest << " should not exist"; }
+
+}  // namespace hearth::test

@@ -1,0 +1,14 @@
+# Scripted tests and extra wiring for test binaries (each area keeps its own block).
+
+# --- hub (tests/hub): the fake Hugging Face server links cpp-httplib; the CLI tests run the real
+# hearth binary (kill -9 and resume, progress in a tmux pseudo-terminal, piped progress lines).
+if(TARGET test_hub)
+  pkg_check_modules(HEARTH_HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+  find_package(OpenSSL REQUIRED)
+  target_link_libraries(test_hub PRIVATE PkgConfig::HEARTH_HTTPLIB OpenSSL::Crypto)
+  if(TARGET hearth)
+    add_dependencies(test_hub hearth)
+    target_compile_definitions(test_hub PRIVATE HEARTH_CLI_PATH="$<TARGET_FILE:hearth>")
+  endif()
+endif()
+# --- end hub
