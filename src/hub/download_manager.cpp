@@ -1,5 +1,6 @@
 #include "hub/download_manager.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -84,6 +85,7 @@ struct download_manager::job {
   std::atomic<int> stop{stop_none};
   std::thread thread;
   std::chrono::steady_clock::time_point last_notify{};
+  bool finished = false;  // guarded by the manager's m_: terminal, and listeners have been told
 };
 
 download_manager::download_manager(manager_options opts) : opts_(std::move(opts)) {
@@ -137,6 +139,7 @@ uint64_t download_manager::start(const std::string& spec, start_options so) {
   j->st.repo = ref.repo;
   j->opts = so;
   jobs_[j->st.id] = j;
+  waiting_.push_back(j->st.id);
   j->thread = std::thread([this, j] { run(j); });
   return j->st.id;
 }
@@ -199,9 +202,9 @@ std::optional<download_status> download_manager::wait_for(uint64_t id, std::chro
   if (!j) fail(error_kind::not_found, "no download job {}", id);
   std::unique_lock<std::mutex> lock(m_);
   auto snapshot = [&]() -> std::optional<download_status> {
+    if (!j->finished) return std::nullopt;
     std::lock_guard<std::mutex> jl(j->m);
-    if (is_terminal(j->st.state)) return j->st;
-    return std::nullopt;
+    return j->st;
   };
   std::optional<download_status> s;
   cv_.wait_for(lock, timeout, [&] { return (s = snapshot()).has_value(); });
@@ -214,10 +217,7 @@ bool download_manager::forget(uint64_t id) {
     std::lock_guard<std::mutex> lock(m_);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return false;
-    {
-      std::lock_guard<std::mutex> jl(it->second->m);
-      if (!is_terminal(it->second->st.state)) return false;
-    }
+    if (!it->second->finished) return false;
     j = it->second;
     jobs_.erase(it);
   }
@@ -267,13 +267,27 @@ void download_manager::run(const std::shared_ptr<job>& j) {
     }
     notify(j, true);
   };
-  // Wait for a slot.
+  auto finish = [&] {
+    notify(j, true);  // listeners hear the final state before any wait() returns
+    std::lock_guard<std::mutex> lock(m_);
+    j->finished = true;
+    cv_.notify_all();
+  };
+  // Wait for a slot; slots go to jobs in the order they were started.
   {
     std::unique_lock<std::mutex> lock(m_);
-    cv_.wait(lock, [&] { return n_running_ < opts_.max_parallel_jobs || j->stop.load() != stop_none; });
+    cv_.wait(lock, [&] {
+      return (n_running_ < opts_.max_parallel_jobs && waiting_.front() == j->st.id) || j->stop.load() != stop_none;
+    });
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), j->st.id));
+    cv_.notify_all();
     if (j->stop.load() != stop_none) {
       lock.unlock();
-      set_state(j->stop.load() == stop_cancel ? job_state::cancelled : job_state::paused);
+      {
+        std::lock_guard<std::mutex> jl(j->m);
+        j->st.state = j->stop.load() == stop_cancel ? job_state::cancelled : job_state::paused;
+      }
+      finish();
       return;
     }
     n_running_++;
@@ -406,7 +420,7 @@ void download_manager::run(const std::shared_ptr<job>& j) {
     n_running_--;
     cv_.notify_all();
   }
-  notify(j, true);
+  finish();
 }
 
 }  // namespace hearth::hub

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -119,6 +120,7 @@ class download_manager {
   std::condition_variable cv_;  // job states and slots
   std::map<uint64_t, std::shared_ptr<job>> jobs_;
   uint64_t next_id_ = 1;
+  std::deque<uint64_t> waiting_;  // jobs waiting for a slot, oldest first
   int n_running_ = 0;
   bool shutting_down_ = false;
   std::mutex listeners_m_;

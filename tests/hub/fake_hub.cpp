@@ -257,7 +257,9 @@ fake_hub::fake_hub() : p_(std::make_unique<impl>()) {
       if (&p_->repos[ri] != r) continue;
       for (size_t fi = 0; fi < r->files.size(); ++fi) {
         if (r->files[fi].path != path) continue;
-        res.set_redirect("/cdn/" + std::to_string(ri) + "/" + std::to_string(fi) + "?X-Amz-Expires=3600", 302);
+        // The "CDN" is another host name for the same server, as the real hub's CDN is another
+        // host: the token must not follow the redirect.
+        res.set_redirect("http://localhost:" + std::to_string(p_->port) + "/cdn/" + std::to_string(ri) + "/" + std::to_string(fi) + "?X-Amz-Expires=3600", 302);
         res.set_header("X-Linked-Size", std::to_string(r->files[fi].data.size()));
         res.set_header("X-Linked-ETag", "\"" + r->files[fi].sha256 + "\"");
         res.set_header("X-Repo-Commit", fake_oid(id));

@@ -56,3 +56,51 @@ inline void expect_complete(const std::string& dest, const std::string& data) {
 inline void expect_no_complete_file(const std::string& dest) { EXPECT_FALSE(exists(dest)) << dest << " should not exist"; }
 
 }  // namespace hearth::test
+
+namespace hearth::test {
+
+// "bartowski/Tiny-GGUF": three quantizations, a vision projector, hostile names, a paginated tree.
+inline fake_repo quant_repo() {
+  fake_repo r;
+  r.id = "bartowski/Tiny-GGUF";
+  r.files.push_back({"Tiny-Q4_K_M.gguf", read_file(model_path("tinyllamas/stories260K.gguf"))});
+  r.files.push_back({"Tiny-Q8_0.gguf", read_file(model_path("ollama/llama-2-tiny-random.gguf"))});
+  r.files.push_back({"Tiny-IQ4_XS.gguf", read_file(model_path("llama.cpp-vocab/ggml-vocab-phi-3.gguf"))});
+  r.files.push_back({"mmproj-Tiny-f16.gguf", read_file(model_path("llama.cpp-vocab/ggml-vocab-bert-bge.gguf"))});
+  r.odd_paths = {"../../evil-Q4_K_M.gguf", "bad\x01name-Q4_K_M.gguf", "/abs-Q4_K_M.gguf"};
+  r.tree_page_size = 2;
+  r.downloads = 500;
+  r.likes = 7;
+  return r;
+}
+
+// "test/split": a Q4_K_M model in two parts, and an incomplete Q8_0 set.
+inline fake_repo split_repo() {
+  const std::string d = read_file(model_path("tinyllamas/stories260K.gguf"));
+  fake_repo r;
+  r.id = "test/split";
+  r.files.push_back({"big-Q4_K_M-00002-of-00002.gguf", d.substr(d.size() / 2)});
+  r.files.push_back({"big-Q4_K_M-00001-of-00002.gguf", d.substr(0, d.size() / 2)});
+  r.files.push_back({"other-Q8_0-00001-of-00002.gguf", d.substr(0, 1000)});
+  r.downloads = 20;
+  return r;
+}
+
+// "test/gated": needs HF_TOKEN=hf_secret.
+inline fake_repo gated_repo() {
+  fake_repo r;
+  r.id = "test/gated";
+  r.files.push_back({"Gated-Q4_K_M.gguf", read_file(model_path("tinyllamas/stories260K.gguf"))});
+  r.gated_token = "hf_secret";
+  return r;
+}
+
+// "test/badhash": the tree's SHA-256 does not match the bytes.
+inline fake_repo bad_hash_repo() {
+  fake_repo r;
+  r.id = "test/badhash";
+  r.files.push_back({"Bad-Q4_K_M.gguf", read_file(model_path("tinyllamas/stories260K.gguf")), std::string(64, 'e')});
+  return r;
+}
+
+}  // namespace hearth::test
