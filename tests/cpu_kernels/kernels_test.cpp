@@ -3,8 +3,12 @@
 // Sizes are odd on purpose: row counts that leave partial panels, column counts that leave partial
 // groups and cross the few-columns / panel paths, and 1, 3 and 7 blocks along K.
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -221,6 +225,45 @@ TEST(Isa, NamesRoundTripAndLevelsAreOrdered) {
   EXPECT_TRUE(isa_available(isa_level::generic));
   // Asking for a level above the CPU's falls back to one it runs.
   EXPECT_LE((int)kernels_at(dtype::q4_0, isa_level::avx512).isa, (int)detected_isa());
+}
+
+// Run by EnvironmentOverrideCapsTheLevel in a child process with HEARTH_CPU_ISA set.
+TEST(Isa, ActiveLevelFollowsEnvironment) {
+  const char* want = std::getenv("HEARTH_CPU_ISA_EXPECT");
+  if (!want) GTEST_SKIP() << "only meaningful in the child process of EnvironmentOverrideCapsTheLevel";
+  EXPECT_STREQ(isa_name(active_isa()), want);
+  EXPECT_EQ(kernels_for_type(dtype::q4_0).isa, active_isa());
+}
+
+int run_child_with_isa(const char* value, const char* expect) {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return -1;
+  exe[n] = 0;
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "HEARTH_CPU_ISA", 14) != 0) env_s.push_back(*e);
+  env_s.push_back(std::string("HEARTH_CPU_ISA=") + value);
+  env_s.push_back(std::string("HEARTH_CPU_ISA_EXPECT=") + expect);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string filter = "--gtest_filter=Isa.ActiveLevelFollowsEnvironment";
+  char* argv[] = {exe, filter.data(), nullptr};
+  pid_t pid;
+  if (posix_spawn(&pid, exe, nullptr, nullptr, argv, envp.data()) != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Isa, EnvironmentOverrideCapsTheLevel) {
+  if (std::getenv("HEARTH_CPU_ISA_EXPECT")) GTEST_SKIP();
+  EXPECT_EQ(run_child_with_isa("generic", "generic"), 0);
+  if (isa_available(isa_level::avx2)) EXPECT_EQ(run_child_with_isa("avx2", "avx2"), 0);
+  // Unknown names and levels above the CPU's are ignored (with a warning).
+  EXPECT_EQ(run_child_with_isa("sse9", isa_name(detected_isa())), 0);
+  if (detected_isa() != isa_level::avx512) EXPECT_EQ(run_child_with_isa("avx512", isa_name(detected_isa())), 0);
 }
 
 TEST(Isa, UnsupportedTypesThrow) {
