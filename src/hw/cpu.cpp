@@ -15,7 +15,7 @@ struct flag_map { const char* kernel_flag; const char* name; };
 constexpr flag_map k_x86[] = {
     {"sse4_2", "sse4.2"},       {"avx", "avx"},           {"avx2", "avx2"},
     {"fma", "fma"},             {"f16c", "f16c"},         {"avx512f", "avx512f"},
-    {"avx512bw", "avx512bw"},   {"avx512vl", "avx512vl"}, {"avx512_vnni", "avx512_vnni"},
+    {"avx512dq", "avx512dq"},   {"avx512bw", "avx512bw"},   {"avx512vl", "avx512vl"}, {"avx512_vnni", "avx512_vnni"},
     {"avx512_bf16", "avx512_bf16"}, {"avx_vnni", "avx_vnni"}, {"amx_tile", "amx_tile"},
     {"amx_int8", "amx_int8"},   {"amx_bf16", "amx_bf16"},
 };
@@ -44,15 +44,15 @@ bool cpu_info::has(const std::string& feature) const {
   return std::find(isa.begin(), isa.end(), feature) != isa.end();
 }
 
+// The CPU backend's levels (backends/cpu/kernels/isa.h), decided from the flags the same way its CPUID
+// check decides them; the kernels have no ARM-specific level yet, so ARM runs the generic ones.
 std::string cpu_info::kernel_level() const {
-  if (has("avx512f") && has("avx512bw") && has("avx512vl")) return "avx512";
-  if (has("avx2") && has("fma") && has("f16c")) return "avx2";
-  if (has("avx")) return "avx";
-  if (has("sse4.2")) return "sse4.2";
-  if (has("neon") && has("i8mm")) return "neon-i8mm";
-  if (has("neon") && has("dotprod")) return "neon-dotprod";
-  if (has("neon")) return "neon";
-  return "scalar";
+  if (!backend_level.empty()) return backend_level;
+  bool avx2 = has("avx2") && has("fma") && has("f16c");
+  if (avx2 && has("avx512f") && has("avx512dq") && has("avx512bw") && has("avx512vl") && has("avx512_vnni")) return "avx512";
+  if (avx2 && has("avx_vnni")) return "avx2_vnni";
+  if (avx2) return "avx2";
+  return "generic";
 }
 
 cpu_info parse_cpuinfo(std::string_view text) {

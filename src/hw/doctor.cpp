@@ -230,7 +230,7 @@ std::vector<finding> run_doctor(const hw_survey& s, const kernel_log& log, const
   // ---- machine ----
   {
     std::string level = s.cpu.kernel_level();
-    bool weak = s.cpu.arch == "x86_64" && level != "avx512" && level != "avx2";
+    bool weak = s.cpu.arch == "x86_64" && level == "generic";
     add("cpu.isa", weak ? check_status::warn : check_status::pass, "",
         fmt::format("CPU kernels: {} ({}, {} threads)", level, s.cpu.model_name, s.cpu.n_threads),
         weak ? "Without AVX2 and FMA, Hearth's CPU kernels fall back to slow paths; expect low tokens/s on the CPU." : "");

@@ -2,6 +2,8 @@
 // what Hearth will run where (the support table below).
 #include "hw/survey.h"
 
+#include "backends/cpu/kernels/isa.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -157,6 +159,7 @@ survey_options default_survey_options() {
   o.paths = hw_paths::from_env();
   o.view_providers = registered_view_providers();
   o.hip_build_targets = split_semicolons(HEARTH_HW_HIP_TARGETS);
+  o.query_cpu_backend = true;
   return o;
 }
 
@@ -455,6 +458,7 @@ hw_survey run_survey(const survey_options& opts) {
   pci_id_db ids = pci_id_db::load(opts.paths.pci_ids);
   if (ids.empty()) s.notes.push_back(fmt::format("{} not readable: GPU names unknown (install pci.ids)", opts.paths.pci_ids));
   detail::survey_cpu_memory(opts.paths, s);
+  if (opts.query_cpu_backend) s.cpu.backend_level = cpu::isa_name(cpu::active_isa());
   detail::survey_gpus(opts.paths, ids, s);
   detail::survey_software(opts.paths, s);
   s.software.hip_build_targets = opts.hip_build_targets;

@@ -24,13 +24,15 @@ struct cpu_info {
   int n_cores = 0;         // physical cores
   int n_threads = 0;       // logical CPUs
   // The ISA features Hearth's CPU backend can use, canonical names in a fixed order:
-  // x86: sse4.2 avx avx2 fma f16c avx512f avx512bw avx512vl avx512_vnni avx512_bf16 avx_vnni amx_tile
+  // x86: sse4.2 avx avx2 fma f16c avx512f avx512dq avx512bw avx512vl avx512_vnni avx512_bf16 avx_vnni amx_tile
   //      amx_int8 amx_bf16;  ARM: neon dotprod fp16 i8mm sve sve2 bf16.
   std::vector<std::string> isa;
   bool has(const std::string& feature) const;
-  // The widest kernel family usable: "avx512", "avx2", "avx", "sse4.2", "neon-i8mm", "neon-dotprod",
-  // "neon", "scalar".
+  // The CPU backend's kernel level for this CPU ("avx512", "avx2_vnni", "avx2", "generic"): what the
+  // backend itself chose when surveying this machine (backend_level, which honours HEARTH_CPU_ISA),
+  // else decided from the flags by the backend's rule (recorded machines).
   std::string kernel_level() const;
+  std::string backend_level;
 };
 
 struct memory_info {
@@ -263,6 +265,9 @@ struct survey_options {
   std::optional<user_info> user;
   std::vector<view_provider> view_providers;
   std::vector<std::string> hip_build_targets;  // defaults to this build's HEARTH_HIP_TARGETS
+  // Ask the CPU backend which kernel level it runs here (only meaningful for this machine, not for a
+  // recorded tree).
+  bool query_cpu_backend = false;
 };
 
 // Options for this machine (paths from the HEARTH_* environment, the registered view providers).

@@ -103,7 +103,7 @@ TEST(CpuInfo, Arm64Features) {
   EXPECT_EQ(c.n_threads, 2);
   EXPECT_EQ(c.n_cores, 2);
   EXPECT_EQ(c.isa, (std::vector<std::string>{"neon", "dotprod", "fp16", "i8mm", "sve", "sve2", "bf16"}));
-  EXPECT_EQ(c.kernel_level(), "neon-i8mm");
+  EXPECT_EQ(c.kernel_level(), "generic");  // no ARM kernels yet
 }
 
 TEST(CpuInfo, GarbageGivesUnknown) {
@@ -112,7 +112,21 @@ TEST(CpuInfo, GarbageGivesUnknown) {
   EXPECT_EQ(c.model_name, "unknown");
   EXPECT_EQ(c.n_threads, 0);
   EXPECT_EQ(c.n_sockets, 0);
-  EXPECT_EQ(c.kernel_level(), "scalar");
+  EXPECT_EQ(c.kernel_level(), "generic");
+}
+
+TEST(CpuInfo, KernelLevelFollowsTheBackendsRule) {
+  auto level = [](const char* flags) {
+    return parse_cpuinfo(std::string("processor : 0\nflags : lm ") + flags + "\n").kernel_level();
+  };
+  EXPECT_EQ(level("avx2 fma f16c"), "avx2");
+  EXPECT_EQ(level("avx2 fma"), "generic");  // no F16C
+  EXPECT_EQ(level("avx2 fma f16c avx_vnni"), "avx2_vnni");
+  EXPECT_EQ(level("avx2 fma f16c avx512f avx512dq avx512bw avx512vl avx512_vnni"), "avx512");
+  EXPECT_EQ(level("avx2 fma f16c avx512f avx512dq avx512bw avx512vl avx_vnni"), "avx2_vnni");  // no 512-bit VNNI
+  cpu_info c = parse_cpuinfo("processor : 0\nflags : lm avx2 fma f16c\n");
+  c.backend_level = "generic";  // what the backend chose (HEARTH_CPU_ISA=generic) wins
+  EXPECT_EQ(c.kernel_level(), "generic");
 }
 
 TEST(MemInfo, ParsesAndFallsBack) {

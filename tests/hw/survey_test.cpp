@@ -206,6 +206,7 @@ TEST(SurveyTree, ServerH100) {
   EXPECT_EQ(s.cpu.vendor, "GenuineIntel");
   EXPECT_EQ(s.cpu.n_cores, 12);
   EXPECT_EQ(s.cpu.n_threads, 24);
+  EXPECT_EQ(s.cpu.kernel_level(), "avx512");
   for (const char* f : {"avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"})
     EXPECT_TRUE(s.cpu.has(f)) << f;
   ASSERT_EQ(s.gpus.size(), 2u);
