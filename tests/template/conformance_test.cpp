@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "oracle.h"
 #include "test_util.h"
 #include "tokenizer/template/chat.h"
 
@@ -25,17 +26,9 @@ constexpr int64_t fixed_now = 1719835200;  // 2024-07-01 12:00 UTC: strftime_now
 const char* const bos = "<s>";
 const char* const eos = "</s>";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_file(const fs::path& p) { return hearth::test::read_text(p); }
 
-struct oracle_result {
-  bool ok = false;
-  std::string text;  // output, or the exception
-};
+using oracle_result = hearth::test::oracle_answer;
 
 struct suite {
   std::vector<std::string> names;
@@ -61,7 +54,6 @@ const suite& load_suite() {
       s.sources[n] = read_file(hearth::test::data_path("models/chat-templates/" + n + ".jinja"));
     const fs::path here = fs::path(hearth::test::source_path("tests/template"));
     s.conversations = ordered_json::parse(read_file(here / "conversations.json"))["conversations"];
-    const std::string oracle = (here / "jinja_oracle.py").string();
 
     ordered_json req;
     req["templates"] = ordered_json::object();
@@ -81,33 +73,11 @@ const suite& load_suite() {
         k["now"] = fixed_now;
         req["cases"].push_back(k);
       }
-    const std::string req_text = req.dump();
-    const size_t key = std::hash<std::string>{}(req_text + read_file(oracle));
-    const fs::path dir = fs::path(hearth::test::binary_path("template-oracle"));
-    fs::create_directories(dir);
-    const fs::path cache = dir / fmt::format("{:016x}.json", key);
-    if (!fs::exists(cache)) {
-      const fs::path req_path = dir / fmt::format("{:016x}.request.{}.json", key, static_cast<long>(getpid()));
-      const fs::path tmp = dir / fmt::format("{:016x}.{}.tmp", key, static_cast<long>(getpid()));
-      std::ofstream(req_path, std::ios::binary) << req_text;
-      const std::string cmd = fmt::format("/usr/bin/python3 '{}' '{}' '{}'", oracle, req_path.string(), tmp.string());
-      const int rc = std::system(cmd.c_str());
-      fs::remove(req_path);
-      if (rc != 0) {
-        s.error = "the Jinja2 oracle failed (" + cmd + "); run scripts/setup-deps.sh for python3-jinja2";
-        return s;
-      }
-      fs::rename(tmp, cache);  // atomic: parallel test processes never see a partial file
-    }
-    const ordered_json res = ordered_json::parse(read_file(cache));
+    const std::vector<hearth::test::oracle_answer> res = hearth::test::run_jinja_oracle(req, s.error);
+    if (!s.error.empty()) return s;
     size_t i = 0;
     for (const auto& n : s.names)
-      for (size_t c = 0; c < s.conversations.size(); ++c, ++i) {
-        oracle_result r;
-        r.ok = res[i]["ok"].get<bool>();
-        r.text = r.ok ? res[i]["output"].get<std::string>() : res[i]["error"].get<std::string>();
-        s.expected[n].push_back(std::move(r));
-      }
+      for (size_t c = 0; c < s.conversations.size(); ++c, ++i) s.expected[n].push_back(res.at(i));
     return s;
   }();
   return s;

@@ -9,7 +9,8 @@ then bos_token / eos_token and any extra keyword arguments.
 
 Usage: jinja_oracle.py REQUEST.json RESULT.json
 REQUEST: {"templates": {name: source}, "cases": [{"template", "messages", "tools", "documents",
-          "add_generation_prompt", "bos_token", "eos_token", "extra", "now"}]}
+          "add_generation_prompt", "bos_token", "eos_token", "extra", "now"}]}; a case with "vars"
+          instead renders the template with exactly those variables.
 RESULT:  [{"ok": true, "output": str} | {"ok": false, "error": str}] in case order.
 """
 import json
@@ -71,6 +72,9 @@ def main():
             tpl = compiled[key]
             if isinstance(tpl, Exception):
                 raise tpl
+            if "vars" in case:
+                results.append({"ok": True, "output": tpl.render(**case["vars"])})
+                continue
             kwargs = {"bos_token": case.get("bos_token", ""), "eos_token": case.get("eos_token", "")}
             kwargs.update(case.get("extra", {}))
             out = tpl.render(messages=case["messages"], tools=case.get("tools"), documents=case.get("documents"),

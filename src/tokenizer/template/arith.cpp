@@ -135,7 +135,7 @@ value op_mul(const value& a, const value& b) {
 value op_div(const value& a, const value& b) {
   check_undefined(a, b);
   if (a.is_number() && b.is_number()) {
-    if (b.to_double() == 0.0) raise(error_kind::value, "division by zero");
+    if (b.to_double() == 0.0) raise(error_kind::zero_division, "division by zero");
     return value::floating(a.to_double() / b.to_double());
   }
   unsupported_operands("/", a, b);
@@ -146,13 +146,13 @@ value op_floordiv(const value& a, const value& b) {
   if (a.is_number() && b.is_number()) {
     if (a.is_integral() && b.is_integral()) {
       const int64_t x = a.get_int(), y = b.get_int();
-      if (y == 0) raise(error_kind::value, "integer division or modulo by zero");
+      if (y == 0) raise(error_kind::zero_division, "integer division or modulo by zero");
       if (x == INT64_MIN && y == -1) overflow();
       int64_t q = x / y;
       if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
       return value::integer(q);
     }
-    if (b.to_double() == 0.0) raise(error_kind::value, "float floor division by zero");
+    if (b.to_double() == 0.0) raise(error_kind::zero_division, "float floor division by zero");
     double q, m;
     float_divmod(a.to_double(), b.to_double(), q, m);
     return value::floating(q);
@@ -166,13 +166,13 @@ value op_mod(const value& a, const value& b) {
   if (a.is_number() && b.is_number()) {
     if (a.is_integral() && b.is_integral()) {
       const int64_t x = a.get_int(), y = b.get_int();
-      if (y == 0) raise(error_kind::value, "integer division or modulo by zero");
+      if (y == 0) raise(error_kind::zero_division, "integer modulo by zero");
       if (y == -1) return value::integer(0);
       int64_t r = x % y;
       if (r != 0 && ((r < 0) != (y < 0))) r += y;
       return value::integer(r);
     }
-    if (b.to_double() == 0.0) raise(error_kind::value, "float modulo");
+    if (b.to_double() == 0.0) raise(error_kind::zero_division, "float modulo");
     double q, m;
     float_divmod(a.to_double(), b.to_double(), q, m);
     return value::floating(m);
@@ -193,7 +193,7 @@ value op_pow(const value& a, const value& b) {
       return value::integer(r);
     }
     const double x = a.to_double(), y = b.to_double();
-    if (x == 0.0 && y < 0) raise(error_kind::value, "0.0 cannot be raised to a negative power");
+    if (x == 0.0 && y < 0) raise(error_kind::zero_division, "0.0 cannot be raised to a negative power");
     if (x < 0 && std::floor(y) != y) raise(error_kind::unsupported, "complex results of ** are not supported");
     const double r = std::pow(x, y);
     if (std::isinf(r) && std::isfinite(x) && std::isfinite(y)) raise(error_kind::value, "(34, 'Numerical result out of range')");
@@ -237,6 +237,7 @@ bool op_contains(const value& c, const value& item) {
       auto& it = c.iter();
       while (it.pos < it.items.size())
         if (equal(it.items[it.pos++], item)) return true;
+      it.fail_if_exhausted();
       return false;
     }
     case kind::object:
@@ -303,7 +304,7 @@ std::string percent_format(const std::string& f, const value& args, bool markup)
       if (close == std::string::npos) raise(error_kind::value, "incomplete format key");
       if (!mapping) raise(error_kind::type, "format requires a mapping");
       const value* v = mapping->dct().find(std::string_view(f).substr(i + 1, close - i - 1));
-      if (!v) raise(error_kind::value, fmt::format("KeyError: {}", repr_string(f.substr(i + 1, close - i - 1))));
+      if (!v) raise(error_kind::key, repr_string(f.substr(i + 1, close - i - 1)));
       arg = *v;
       have_arg = true;
       used_mapping = true;

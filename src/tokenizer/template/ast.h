@@ -75,7 +75,8 @@ enum class st : uint8_t {
   with,
   break_,
   continue_,
-  generation
+  generation,
+  block  // {% block name %}: without template inheritance it renders in place
 };
 
 struct stmt;
@@ -95,6 +96,7 @@ struct stmt {
   std::vector<std::string> params;             // macro / call block parameters
   std::string name;                            // macro name
   bool recursive = false;                      // for ... recursive
+  bool scoped = false, required = false;       // block
   bool catch_kwargs = false, catch_varargs = false, uses_caller = false;  // macro
 };
 

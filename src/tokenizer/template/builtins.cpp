@@ -68,6 +68,7 @@ value first_item(const value& v, const char* empty_msg) {
   if (v.is_iterator()) {
     auto& it = v.iter();
     if (it.pos < it.items.size()) return it.items[it.pos++];
+    it.fail_if_exhausted();
     return value::undefined_hint(empty_msg);
   }
   if (v.is_string()) {
@@ -95,6 +96,18 @@ void sort_by_keys(std::vector<value>& items, std::vector<value>& keys, bool reve
   }
   items = std::move(out);
   keys = std::move(out_keys);
+}
+
+// Generator filters (map, select, items, ...) run their body eagerly; an error inside becomes a
+// generator that raises when iteration reaches it, as the lazy Python generator would.
+template <typename F> value generator(F body) {
+  std::vector<value> out;
+  try {
+    body(out);
+  } catch (const raw_error& e) {
+    return value::failed_iterator(std::move(out), "generator", e);
+  }
+  return value::iterator(std::move(out), "generator");
 }
 
 // ---- filters ----
@@ -131,23 +144,24 @@ value f_batch(interpreter&, const value& v, call_args& a) {
   if (!b.opt("linecount", lc)) raise(error_kind::type, "do_batch() missing 1 required positional argument: 'linecount'");
   const value fill = b.get("fill_with", value::none());
   b.done();
-  const int64_t n = as_int(lc, "linecount");
-  std::vector<value> out, tmp;
-  for (auto& item : iterate(v)) {
-    if (static_cast<int64_t>(tmp.size()) == n) {
+  return generator([&](std::vector<value>& out) {
+    std::vector<value> tmp;
+    for (auto& item : iterate(v)) {
+      if (equal(value::integer(static_cast<int64_t>(tmp.size())), lc)) {
+        out.push_back(value::list(std::move(tmp)));
+        tmp.clear();
+      }
+      tmp.push_back(std::move(item));
+    }
+    if (!tmp.empty()) {
+      if (!fill.is_none() && less(value::integer(static_cast<int64_t>(tmp.size())), lc)) {
+        const int64_t n = as_int(lc, "linecount");
+        check_sequence_size(static_cast<size_t>(n));
+        while (static_cast<int64_t>(tmp.size()) < n) tmp.push_back(fill);
+      }
       out.push_back(value::list(std::move(tmp)));
-      tmp.clear();
     }
-    tmp.push_back(std::move(item));
-  }
-  if (!tmp.empty()) {
-    if (!fill.is_none() && static_cast<int64_t>(tmp.size()) < n) {
-      check_sequence_size(static_cast<size_t>(n));
-      while (static_cast<int64_t>(tmp.size()) < n) tmp.push_back(fill);
-    }
-    out.push_back(value::list(std::move(tmp)));
-  }
-  return value::iterator(std::move(out), "generator");
+  });
 }
 
 value f_capitalize(interpreter&, const value& v, call_args& a) {
@@ -190,7 +204,7 @@ value f_dictsort(interpreter&, const value& v, call_args& a) {
   int pos;
   if (by.is_string() && by.str() == "key") pos = 0;
   else if (by.is_string() && by.str() == "value") pos = 1;
-  else raise(error_kind::runtime, "You can only sort by either \"key\" or \"value\"");
+  else raise(error_kind::filter_argument, "You can only sort by either \"key\" or \"value\"");
   if (v.is_undefined()) fail_undefined(v);
   if (!v.is_dict()) raise(error_kind::type, fmt::format("{} object has no attribute 'items'", repr_string(type_name(v))));
   std::vector<value> items, keys;
@@ -334,7 +348,7 @@ value f_int(interpreter&, const value& v, call_args& a) {
 
 value f_format(interpreter&, const value& v, call_args& a) {
   if (!a.pos.empty() && !a.kw.empty())
-    raise(error_kind::runtime, "can't handle positional and keyword arguments at the same time");
+    raise(error_kind::filter_argument, "can't handle positional and keyword arguments at the same time");
   const value s = soft_str(v);
   value args;
   if (!a.kw.empty()) {
@@ -460,36 +474,37 @@ value f_upper(interpreter&, const value& v, call_args& a) {
 
 value f_items(interpreter&, const value& v, call_args& a) {
   arg_binder("items", a).done();
-  if (v.is_undefined()) return value::iterator({}, "generator");
-  if (!v.is_dict()) raise(error_kind::type, "Can only get item pairs from a mapping.");
-  std::vector<value> out;
-  for (const auto& [k, x] : v.dct().items) out.push_back(value::tuple({k, x}));
-  return value::iterator(std::move(out), "generator");
+  return generator([&](std::vector<value>& out) {
+    if (v.is_undefined()) return;
+    if (!v.is_dict()) raise(error_kind::type, "Can only get item pairs from a mapping.");
+    for (const auto& [k, x] : v.dct().items) out.push_back(value::tuple({k, x}));
+  });
 }
 
 value f_map(interpreter& in, const value& v, call_args& a) {
-  std::vector<value> out;
-  if (!truthy(v)) return value::iterator({}, "generator");
-  value attr;
-  if (a.pos.empty() && a.take("attribute", attr)) {
-    value dflt = value::none();
-    a.take("default", dflt);
-    if (!a.kw.empty()) raise(error_kind::runtime, fmt::format("Unexpected keyword argument {}", repr_string(a.kw[0].first)));
-    const auto parts = attribute_parts(attr);
-    for (const auto& item : iterate(v)) out.push_back(get_path(in, item, parts, dflt, false));
-    return value::iterator(std::move(out), "generator");
-  }
-  if (a.pos.empty()) raise(error_kind::runtime, "map requires a filter argument");
-  const value name = a.pos[0];
-  if (!name.is_string()) raise(error_kind::runtime, fmt::format("No filter named {}.", repr(name)));
-  for (const auto& item : iterate(v)) {
-    call_args sub;
-    sub.pos.assign(a.pos.begin() + 1, a.pos.end());
-    sub.kw = a.kw;
-    in.step();
-    out.push_back(in.call_filter(name.str(), item, sub, 0));
-  }
-  return value::iterator(std::move(out), "generator");
+  return generator([&](std::vector<value>& out) {
+    if (!truthy(v)) return;
+    value attr;
+    if (a.pos.empty() && a.take("attribute", attr)) {
+      value dflt = value::none();
+      a.take("default", dflt);
+      if (!a.kw.empty())
+        raise(error_kind::filter_argument, fmt::format("Unexpected keyword argument {}", repr_string(a.kw[0].first)));
+      const auto parts = attribute_parts(attr);
+      for (const auto& item : iterate(v)) out.push_back(get_path(in, item, parts, dflt, false));
+      return;
+    }
+    if (a.pos.empty()) raise(error_kind::filter_argument, "map requires a filter argument");
+    const value name = a.pos[0];
+    if (!name.is_string()) raise(error_kind::runtime, fmt::format("No filter named {}.", repr(name)));
+    for (const auto& item : iterate(v)) {
+      call_args sub;
+      sub.pos.assign(a.pos.begin() + 1, a.pos.end());
+      sub.kw = a.kw;
+      in.step();
+      out.push_back(in.call_filter(name.str(), item, sub, 0));
+    }
+  });
 }
 
 value min_max(interpreter& in, const value& v, call_args& a, bool is_max) {
@@ -515,11 +530,12 @@ value f_min(interpreter& in, const value& v, call_args& a) { return min_max(in, 
 value f_max(interpreter& in, const value& v, call_args& a) { return min_max(in, v, a, true); }
 
 value select_reject(interpreter& in, const value& v, call_args& a, bool select, bool by_attr) {
-  if (!truthy(v)) return value::iterator({}, "generator");
+  return generator([&](std::vector<value>& out) {
+  if (!truthy(v)) return;
   std::vector<value> parts;
   size_t off = 0;
   if (by_attr) {
-    if (a.pos.empty()) raise(error_kind::runtime, "Missing parameter for attribute name");
+    if (a.pos.empty()) raise(error_kind::filter_argument, "Missing parameter for attribute name");
     parts = attribute_parts(a.pos[0]);
     off = 1;
   }
@@ -529,7 +545,6 @@ value select_reject(interpreter& in, const value& v, call_args& a, bool select, 
     if (!a.pos[off].is_string()) raise(error_kind::runtime, fmt::format("No test named {}.", repr(a.pos[off])));
     test = a.pos[off].str();
   }
-  std::vector<value> out;
   for (const auto& item : iterate(v)) {
     in.step();
     const value x = by_attr ? get_path(in, item, parts, value::none(), false) : item;
@@ -544,7 +559,7 @@ value select_reject(interpreter& in, const value& v, call_args& a, bool select, 
     }
     if (r == select) out.push_back(item);
   }
-  return value::iterator(std::move(out), "generator");
+  });
 }
 value f_select(interpreter& in, const value& v, call_args& a) { return select_reject(in, v, a, true, false); }
 value f_reject(interpreter& in, const value& v, call_args& a) { return select_reject(in, v, a, false, false); }
@@ -581,7 +596,7 @@ value f_reverse(interpreter&, const value& v, call_args& a) {
     else if (v.is_seq() && v.seq().tag == seq_tag::range) tn = "range_iterator";
     return value::iterator(std::move(items), tn);
   }
-  if (!is_iterable(v)) raise(error_kind::runtime, "argument must be iterable");
+  if (!is_iterable(v)) raise(error_kind::filter_argument, "argument must be iterable");
   std::vector<value> items = iterate(v);
   std::reverse(items.begin(), items.end());
   return value::list(std::move(items));
@@ -608,7 +623,7 @@ value f_round(interpreter&, const value& v, call_args& a) {
   const value method = b.get("method", value::string("common"));
   b.done();
   const std::string m = method.is_string() ? method.str() : "";
-  if (m != "common" && m != "ceil" && m != "floor") raise(error_kind::runtime, "method must be common, ceil or floor");
+  if (m != "common" && m != "ceil" && m != "floor") raise(error_kind::filter_argument, "method must be common, ceil or floor");
   if (v.is_undefined()) fail_undefined(v);
   if (!v.is_number()) raise(error_kind::type, fmt::format("type {} doesn't define __round__ method", type_name(v)));
   if (!precision.is_integral())
@@ -649,23 +664,24 @@ value f_slice(interpreter&, const value& v, call_args& a) {
   if (!b.opt("slices", sl)) raise(error_kind::type, "do_slice() missing 1 required positional argument: 'slices'");
   const value fill = b.get("fill_with", value::none());
   b.done();
-  const int64_t slices = as_int(sl, "slices");
-  if (slices <= 0) raise(error_kind::value, "integer division or modulo by zero");
-  check_sequence_size(static_cast<size_t>(slices));
-  const std::vector<value> seq = iterate(v);
-  const int64_t len = static_cast<int64_t>(seq.size());
-  const int64_t per = len / slices, extra = len % slices;
-  int64_t offset = 0;
-  std::vector<value> out;
-  for (int64_t n = 0; n < slices; ++n) {
-    const int64_t start = offset + n * per;
-    if (n < extra) ++offset;
-    const int64_t end = offset + (n + 1) * per;
-    std::vector<value> tmp(seq.begin() + start, seq.begin() + end);
-    if (!fill.is_none() && n >= extra) tmp.push_back(fill);
-    out.push_back(value::list(std::move(tmp)));
-  }
-  return value::iterator(std::move(out), "generator");
+  return generator([&](std::vector<value>& out) {
+    const std::vector<value> seq = iterate(v);
+    const int64_t slices = as_int(sl, "slices");
+    if (slices == 0) raise(error_kind::zero_division, "integer division or modulo by zero");
+    if (slices < 0) return;
+    check_sequence_size(static_cast<size_t>(slices));
+    const int64_t len = static_cast<int64_t>(seq.size());
+    const int64_t per = len / slices, extra = len % slices;
+    int64_t offset = 0;
+    for (int64_t n = 0; n < slices; ++n) {
+      const int64_t start = offset + n * per;
+      if (n < extra) ++offset;
+      const int64_t end = offset + (n + 1) * per;
+      std::vector<value> tmp(seq.begin() + start, seq.begin() + end);
+      if (!fill.is_none() && n >= extra) tmp.push_back(fill);
+      out.push_back(value::list(std::move(tmp)));
+    }
+  });
 }
 
 value f_sort(interpreter& in, const value& v, call_args& a) {
@@ -756,6 +772,7 @@ value f_sum(interpreter& in, const value& v, call_args& a) {
   const value attr = b.get("attribute", value::none());
   value acc = b.get("start", value::integer(0));
   b.done();
+  if (acc.is_string()) raise(error_kind::type, "sum() can't sum strings [use ''.join(seq) instead]");
   const auto parts = attribute_parts(attr);
   for (const auto& item : iterate(v)) {
     const value x = attr.is_none() ? item : get_path(in, item, parts, value::none(), false);
@@ -802,8 +819,8 @@ value f_truncate(interpreter&, const value& v, call_args& a) {
   b.done();
   const int64_t leeway = leeway_v.is_none() ? 5 : as_int(leeway_v, "leeway");
   const int64_t end_len = static_cast<int64_t>(length(end));
-  if (len < end_len) raise(error_kind::runtime, fmt::format("expected length >= {}, got {}", end_len, len));
-  if (leeway < 0) raise(error_kind::runtime, fmt::format("expected leeway >= 0, got {}", leeway));
+  if (len < end_len) raise(error_kind::assertion, fmt::format("expected length >= {}, got {}", end_len, len));
+  if (leeway < 0) raise(error_kind::assertion, fmt::format("expected leeway >= 0, got {}", leeway));
   if (v.is_undefined()) fail_undefined(v);
   if (!v.is_string()) raise(error_kind::type, fmt::format("object of type {} has no len()", repr_string(type_name(v))));
   const auto cps = text::to_code_points(v.str());
@@ -823,22 +840,23 @@ value f_unique(interpreter& in, const value& v, call_args& a) {
   const value attr = b.get("attribute", value::none());
   b.done();
   const auto parts = attribute_parts(attr);
-  std::vector<value> seen, out;
-  for (const auto& item : iterate(v)) {
-    const value key = get_path(in, item, parts, value::none(), !case_sensitive);
-    require_hashable(key);
-    bool dup = false;
-    for (const auto& s : seen)
-      if (equal(s, key)) {
-        dup = true;
-        break;
+  return generator([&](std::vector<value>& out) {
+    std::vector<value> seen;
+    for (const auto& item : iterate(v)) {
+      const value key = get_path(in, item, parts, value::none(), !case_sensitive);
+      require_hashable(key);
+      bool dup = false;
+      for (const auto& s : seen)
+        if (equal(s, key)) {
+          dup = true;
+          break;
+        }
+      if (!dup) {
+        seen.push_back(key);
+        out.push_back(item);
       }
-    if (!dup) {
-      seen.push_back(key);
-      out.push_back(item);
     }
-  }
-  return value::iterator(std::move(out), "generator");
+  });
 }
 
 value f_wordcount(interpreter&, const value& v, call_args& a) {
@@ -1193,7 +1211,7 @@ value g_range(interpreter&, call_args& a) {
   const long double span = step > 0 ? static_cast<long double>(stop) - start : static_cast<long double>(start) - stop;
   const long double len = span <= 0 ? 0 : std::ceil(span / std::fabs(static_cast<long double>(step)));
   if (len > 100000)
-    raise(error_kind::limit, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+    raise(error_kind::overflow, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
   return value::range(start, stop, step);
 }
 
@@ -1208,7 +1226,7 @@ value g_namespace(interpreter& in, call_args& a) {
 
 value g_cycler(interpreter&, call_args& a) {
   if (!a.kw.empty()) raise(error_kind::type, "Cycler.__init__() got an unexpected keyword argument");
-  if (a.pos.empty()) raise(error_kind::runtime, "at least one item has to be provided");
+  if (a.pos.empty()) raise(error_kind::python_runtime, "at least one item has to be provided");
   auto c = std::make_shared<cycler_object>();
   c->items = a.pos;
   return value::object(c);

@@ -87,7 +87,7 @@ void interpreter::append_output(std::string& out, std::string_view s) {
 std::string interpreter::render() {
   scope* root = acquire(nullptr);
   root->captured = true;
-  cur_ = root;
+  cur_ = root_ = root;
   std::string out;
   try {
     exec_body(prog_.root, out);
@@ -128,6 +128,8 @@ void interpreter::assign(const target& t, const value& v, scope* sc) {
   switch (t.k) {
     case target::kind::name: sc->set(t.name, v); return;
     case target::kind::tuple: {
+      if (!is_iterable(v))
+        raise(error_kind::type, fmt::format("cannot unpack non-iterable {} object", type_name(v)));
       std::vector<value> items = iterate(v);
       if (items.size() < t.items.size())
         raise(error_kind::value,
@@ -240,6 +242,16 @@ flow interpreter::exec(const stmt& s, std::string& out) {
       scope_guard g(*this, cur_);
       for (size_t i = 0; i < s.targets.size(); ++i) assign(s.targets[i], vals[i], g.s);
       return exec_body(s.main, out);
+    }
+    case st::block: {
+      if (s.required) raise(error_kind::runtime, fmt::format("Required block {} not found", repr_string(s.name)));
+      std::string buf;
+      {
+        scope_guard g(*this, s.scoped ? cur_ : root_);
+        exec_body(s.main, buf);
+      }
+      append_output(out, buf);
+      return flow::normal;
     }
     case st::break_: return flow::brk;
     case st::continue_: return flow::cont;
@@ -431,13 +443,13 @@ value interpreter::call_value(const value& callee, call_args& args) {
 }
 
 value interpreter::call_filter(std::string_view name, const value& input, call_args& args, int line) {
-  if (!has_filter(name)) raise(error_kind::runtime, fmt::format("No filter named {} found.", repr_string(name)));
+  if (!has_filter(name)) raise(error_kind::runtime, fmt::format("No filter named {}.", repr_string(name)));
   (void)line;
   return apply_filter(*this, name, input, args);
 }
 
 bool interpreter::call_test(std::string_view name, const value& input, call_args& args, int line) {
-  if (!has_test(name)) raise(error_kind::runtime, fmt::format("No test named {} found.", repr_string(name)));
+  if (!has_test(name)) raise(error_kind::runtime, fmt::format("No test named {}.", repr_string(name)));
   (void)line;
   return apply_test(*this, name, input, args);
 }

@@ -66,6 +66,7 @@ class interpreter {
   std::deque<scope> scopes_;
   std::vector<scope*> free_scopes_;
   scope* cur_ = nullptr;
+  scope* root_ = nullptr;
   std::vector<std::shared_ptr<heap_data>> namespaces_;
   const value* block_input_ = nullptr;  // body text a {% filter %} / {% set %} block feeds its filter chain
 

@@ -217,7 +217,10 @@ std::string unescape(std::string_view body, int line) {
         text::append_utf8(out, cp);
         break;
       }
-      case 'N': syntax(line, "\\N{...} escapes are not supported");
+      case 'N':
+        if (i >= body.size() || body[i] != '{' || body.find('}', i) == std::string_view::npos)
+          syntax(line, "malformed \\N character escape");
+        throw template_error(error_kind::unsupported, "\\N{name} escapes in string literals are not supported", line);
       default:
         if (e >= '0' && e <= '7') {
           uint32_t cp = e - '0';

@@ -540,17 +540,17 @@ std::string format_string(interpreter& in, const std::string& f, const std::vect
     if (first.empty()) {
       if (used_manual) raise(error_kind::value, "cannot switch from manual field specification to automatic field numbering");
       used_auto = true;
-      if (auto_index >= pos.size()) raise(error_kind::value, fmt::format("IndexError: Replacement index {} out of range for positional args tuple", auto_index));
+      if (auto_index >= pos.size()) raise(error_kind::index, "tuple index out of range");
       obj = pos[auto_index++];
     } else if (std::all_of(first.begin(), first.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
       if (used_auto) raise(error_kind::value, "cannot switch from automatic field numbering to manual field specification");
       used_manual = true;
       const size_t idx = first.size() > 9 ? SIZE_MAX : std::stoul(first);
-      if (idx >= pos.size()) raise(error_kind::value, fmt::format("IndexError: Replacement index {} out of range for positional args tuple", first));
+      if (idx >= pos.size()) raise(error_kind::index, "tuple index out of range");
       obj = pos[idx];
     } else {
       const value* v = kw.is_dict() ? kw.dct().find(first) : nullptr;
-      if (!v) raise(error_kind::value, fmt::format("KeyError: {}", repr_string(first)));
+      if (!v) raise(error_kind::key, repr_string(first));
       obj = *v;
     }
     while (k < name.size()) {
@@ -765,11 +765,11 @@ value call_list_method(const value& self, const std::string& name, call_args& ar
   if (name == "pop") {
     value idx = b.get("index", value::integer(-1));
     b.done();
-    if (items.empty()) raise(error_kind::value, "IndexError: pop from empty list");
+    if (items.empty()) raise(error_kind::index, "pop from empty list");
     int64_t i = int_arg(idx, "index");
     const int64_t n = static_cast<int64_t>(items.size());
     if (i < 0) i += n;
-    if (i < 0 || i >= n) raise(error_kind::value, "IndexError: pop index out of range");
+    if (i < 0 || i >= n) raise(error_kind::index, "pop index out of range");
     value r = items[static_cast<size_t>(i)];
     items.erase(items.begin() + i);
     return r;

@@ -20,6 +20,14 @@ const char* error_kind_name(error_kind k) {
     case error_kind::limit: return "LimitExceeded";
     case error_kind::unsupported: return "Unsupported";
     case error_kind::runtime: return "TemplateRuntimeError";
+    case error_kind::template_assertion: return "TemplateAssertionError";
+    case error_kind::zero_division: return "ZeroDivisionError";
+    case error_kind::overflow: return "OverflowError";
+    case error_kind::index: return "IndexError";
+    case error_kind::key: return "KeyError";
+    case error_kind::assertion: return "AssertionError";
+    case error_kind::filter_argument: return "FilterArgumentError";
+    case error_kind::python_runtime: return "RuntimeError";
   }
   return "Error";
 }
@@ -103,6 +111,13 @@ value value::iterator(std::vector<value> items, const char* type_name) {
   d->items = std::move(items);
   d->type_name = type_name;
   v.ptr_ = std::move(d);
+  return v;
+}
+
+value value::failed_iterator(std::vector<value> items, const char* type_name, raw_error error) {
+  value v = iterator(std::move(items), type_name);
+  v.iter().failed = true;
+  v.iter().error = std::move(error);
   return v;
 }
 
@@ -623,6 +638,7 @@ std::vector<value> iterate(const value& v) {
       auto& it = v.iter();
       std::vector<value> out(it.items.begin() + static_cast<long>(std::min(it.pos, it.items.size())), it.items.end());
       it.pos = it.items.size();
+      it.fail_if_exhausted();
       return out;
     }
     case kind::object:

@@ -23,6 +23,7 @@ class parser {
   size_t i_ = 0;
   int depth_ = 0;
   std::vector<std::string> tag_stack_;
+  std::vector<std::string> block_names_;
 
   struct depth_guard {
     parser& p;
@@ -193,7 +194,8 @@ class parser {
       s->main = parse_statements({"endgeneration"}, true);
       return s;
     }
-    if (tag == "block" || tag == "extends" || tag == "include" || tag == "import" || tag == "from" ||
+    if (tag == "block") return parse_block();
+    if (tag == "extends" || tag == "include" || tag == "import" || tag == "from" ||
         tag == "autoescape")
       throw template_error(error_kind::unsupported, fmt::format("the '{}' tag is not supported", tag), k.line);
     std::string msg = fmt::format("Encountered unknown tag '{}'.", tag);
@@ -290,6 +292,29 @@ class parser {
     parse_signature(*s);
     s->main = parse_statements({"endmacro"}, true);
     scan_special_names(*s);
+    return s;
+  }
+
+  stmt_ptr parse_block() {
+    auto s = make_stmt(st::block, next().line);
+    s->name = expect_name().text;
+    s->scoped = skip_name("scoped");
+    s->required = skip_name("required");
+    if (at_op("-"))
+      fail("Block names in Jinja have to be valid Python identifiers and may not contain hyphens, use an "
+           "underscore instead.");
+    s->main = parse_statements({"endblock"}, true);
+    if (s->required)
+      for (const auto& b : s->main)
+        for (const auto& n : b->nodes)
+          if (b->kind != st::output || n->kind != ex::data ||
+              n->constant.str().find_first_not_of(" \t\n\r\f\v") != std::string::npos)
+            fail("Required blocks can only contain comments or whitespace");
+    skip_name(s->name);
+    for (const auto& n : block_names_)
+      if (n == s->name)
+        throw template_error(error_kind::template_assertion, fmt::format("block '{}' defined twice", s->name), s->line);
+    block_names_.push_back(s->name);
     return s;
   }
 
@@ -827,7 +852,7 @@ class validator {
     if (!e) return;
     if (e->kind == ex::condexpr) soft = true;
     if ((e->kind == ex::filter || e->kind == ex::test) && !e->known && !soft)
-      throw template_error(error_kind::syntax,
+      throw template_error(error_kind::template_assertion,
                            fmt::format("No {} named '{}'.", e->kind == ex::filter ? "filter" : "test", e->name), e->line);
     expr_walk(e->a.get(), soft);
     expr_walk(e->b.get(), soft);
@@ -876,7 +901,8 @@ class validator {
           for (const auto& v : s->values) expr_walk(v.get(), soft);
           walk(s->main, false, loops);
           break;
-        case st::generation: walk(s->main, false, 0); break;
+        case st::generation:
+        case st::block: walk(s->main, false, 0); break;
         case st::break_:
         case st::continue_:
           if (loops == 0)

@@ -15,7 +15,10 @@
 namespace hearth::jinja {
 
 // What went wrong, in Python/Jinja terms (TemplateSyntaxError, UndefinedError, TypeError, ...).
-enum class error_kind { syntax, undefined, type, value, security, raised, limit, unsupported, runtime };
+enum class error_kind {
+  syntax, template_assertion, undefined, type, value, security, raised, limit, unsupported, runtime,
+  zero_division, overflow, index, key, assertion, filter_argument, python_runtime
+};
 const char* error_kind_name(error_kind k);
 
 // A failure while parsing or rendering a template. what() reads "chat template line N: message".
@@ -34,7 +37,7 @@ class template_error : public hearth::error {
 
 // Thrown below the interpreter without a line; the interpreter adds the line of the node it ran.
 struct raw_error {
-  error_kind kind;
+  error_kind kind = error_kind::runtime;
   std::string message;
 };
 [[noreturn]] void raise(error_kind k, std::string message);
@@ -65,6 +68,8 @@ class value {
   static value range(int64_t start, int64_t stop, int64_t step);
   static value dict();  // empty dict, fill with dict_set
   static value iterator(std::vector<value> items, const char* type_name);
+  // A generator whose body raised after producing `items`.
+  static value failed_iterator(std::vector<value> items, const char* type_name, raw_error error);
   static value object(std::shared_ptr<heap_data> obj);
   // Undefined values and the message they raise when used (Jinja's Undefined hint/obj/name).
   static value undefined_name(std::string name);
@@ -140,6 +145,13 @@ struct iter_data : heap_data {
   size_t pos = 0;
   const char* type_name = "generator";
   int depth = 1;
+  // Python generators run lazily: an error in the generator body surfaces only when iteration
+  // reaches it. Items produced before the error stay consumable.
+  bool failed = false;
+  raw_error error;
+  void fail_if_exhausted() const {
+    if (failed && pos >= items.size()) throw error;
+  }
 };
 
 struct undef_data : heap_data {
