@@ -12,3 +12,10 @@ if(TARGET test_hub)
   endif()
 endif()
 # --- end hub
+
+# --- template (tests/template): the CLI test runs the real hearth binary; the Jinja2 oracle
+# (jinja_oracle.py, /usr/bin/python3 with python3-jinja2) is run by the tests themselves.
+if(TARGET test_template AND TARGET hearth)
+  add_dependencies(test_template hearth)
+endif()
+# --- end template
