@@ -16,7 +16,12 @@ for t in "${targets[@]}"; do
   if [ "$t" = gguf ]; then
     find tests/data -name '*.gguf' -size -800k -exec cp {} "$corpus"/ \;
   fi
+  if [ "$t" = template ]; then
+    cp tests/data/models/chat-templates/*.jinja "$corpus"/
+  fi
+  extra=()
+  [ -f "fuzz/$t.dict" ] && extra+=("-dict=fuzz/$t.dict")
   echo "fuzz: $t for ${secs}s"
-  "$build/bin/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+  "$build/bin/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 -print_final_stats=1 "${extra[@]}" "$corpus" 2>&1 | tail -n 12
   rm -rf "$corpus"
 done

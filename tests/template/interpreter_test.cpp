@@ -22,6 +22,16 @@ std::string render(const std::string& src, const ordered_json& vars = ordered_js
   return compiled_template(src).render(from_json(vars), opt);
 }
 
+template_error render_error_parse(const std::string& src) {
+  try {
+    compiled_template t(src);
+  } catch (const template_error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a parse error";
+  return template_error(error_kind::runtime, "none", 0);
+}
+
 // Renders expecting a template_error; returns it.
 template_error render_error(const std::string& src, const ordered_json& vars = ordered_json::object(),
                             const render_options& opt = {}) {
@@ -187,7 +197,32 @@ TEST(template_limits, output_and_value_sizes_are_bounded) {
             error_kind::limit);
 }
 
+TEST(template_limits, single_expensive_operations_are_charged) {
+  // One expression doing quadratic work (searching a 1 MB haystack for a 512 KB near-match) must hit
+  // the step limit instead of running for minutes.
+  render_options opt;
+  opt.limits.max_steps = 2'000'000;
+  const template_error e = render_error(
+      "{% set hay = 'a' * 1000000 %}{% set needle = 'a' * 500000 ~ 'b' %}{{ needle in hay }}", ordered_json::object(), opt);
+  EXPECT_EQ(e.kind(), error_kind::limit);
+  // Ordinary work on the same sizes fits easily.
+  EXPECT_EQ(render("{% set hay = 'a' * 1000000 %}{{ hay | length }} {{ 'b' in hay }} {{ hay.count('aa') }}", ordered_json::object(), opt),
+            "1000000 False 500000");
+}
+
 TEST(template_limits, hostile_nesting_in_source_and_input) {
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 100000; ++i) chain += "+1";
+  EXPECT_EQ(render_error_parse(chain + " }}").kind(), error_kind::limit);
+  std::string attrs = "{{ x";
+  for (int i = 0; i < 100000; ++i) attrs += ".a";
+  EXPECT_EQ(render_error_parse(attrs + " }}").kind(), error_kind::limit);
+  // Nesting times recursion: 150 nested ifs inside a macro that recurses 100 times.
+  std::string body;
+  for (int i = 0; i < 150; ++i) body += "{% if true %}";
+  body += "{{ m(n + 1) }}";
+  for (int i = 0; i < 150; ++i) body += "{% endif %}";
+  EXPECT_EQ(render_error("{% macro m(n) %}" + body + "{% endmacro %}{{ m(0) }}").kind(), error_kind::limit);
   std::string deep(5000, '(');
   EXPECT_THROW(compiled_template("{{ " + deep + "1" + std::string(5000, ')') + " }}"), template_error);
   std::string ifs;

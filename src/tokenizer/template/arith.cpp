@@ -45,15 +45,19 @@ value repeat(const value& seq, int64_t n) {
   if (n < 0) n = 0;
   if (seq.is_string()) {
     const std::string& s = seq.str();
-    if (!s.empty() && static_cast<uint64_t>(n) > max_string_bytes / s.size()) check_string_size(max_string_bytes + 1);
+    if (!s.empty() && static_cast<uint64_t>(n) > current_size_limits().max_string_bytes / s.size())
+      check_string_size(current_size_limits().max_string_bytes + 1);
     std::string out;
+    charge_bytes(s.size() * static_cast<size_t>(n));
     out.reserve(s.size() * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) out += s;
     return value::string(std::move(out), seq.is_markup());
   }
   const auto& items = seq.seq().items;
-  if (!items.empty() && static_cast<uint64_t>(n) > max_sequence_items / items.size()) check_sequence_size(max_sequence_items + 1);
+  if (!items.empty() && static_cast<uint64_t>(n) > current_size_limits().max_sequence_items / items.size())
+    check_sequence_size(current_size_limits().max_sequence_items + 1);
   std::vector<value> out;
+  charge_steps(1 + items.size() * static_cast<size_t>(n) / 8);
   out.reserve(items.size() * static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
   return value::sequence(seq.seq().tag, std::move(out));
@@ -94,11 +98,13 @@ value op_add(const value& a, const value& b) {
   }
   if (a.is_string() && b.is_string()) {
     check_string_size(a.str().size() + b.str().size());
+    charge_bytes(a.str().size() + b.str().size());
     if (a.is_markup() || b.is_markup()) return value::string(escaped_text(a) + escaped_text(b), true);
     return value::string(a.str() + b.str());
   }
   if (a.is_markup() && !b.is_string()) unsupported_operands("+", a, b);
   if (concat_seq(a, b)) {
+    charge_steps(1 + (a.seq().items.size() + b.seq().items.size()) / 8);
     std::vector<value> items = a.seq().items;
     items.insert(items.end(), b.seq().items.begin(), b.seq().items.end());
     return value::sequence(a.seq().tag, std::move(items));
@@ -225,7 +231,7 @@ bool op_contains(const value& c, const value& item) {
     case kind::string:
       if (!item.is_string())
         raise(error_kind::type, fmt::format("'in <string>' requires string as left operand, not {}", type_name(item)));
-      return c.str().find(item.str()) != std::string::npos;
+      return str_find(c.str(), item.str()) != std::string_view::npos;
     case kind::sequence:
       for (const auto& x : c.seq().items)
         if (equal(x, item)) return true;

@@ -55,6 +55,7 @@ struct expr {
   // Filters and tests: whether the name exists; an unknown one inside an if/conditional expression
   // fails only when evaluated (as in Jinja), elsewhere the parser rejects it.
   bool known = true;
+  int depth = 1;  // height of this subtree; bounded so evaluating and freeing it cannot overflow the stack
 };
 
 struct target {

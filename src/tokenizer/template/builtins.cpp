@@ -83,6 +83,7 @@ value first_item(const value& v, const char* empty_msg) {
 
 // Python sorted() with a key: stable, raising on unorderable keys.
 void sort_by_keys(std::vector<value>& items, std::vector<value>& keys, bool reverse) {
+  charge_steps(1 + items.size() * 20 / 8);
   std::vector<size_t> idx(items.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
@@ -891,7 +892,7 @@ value f_tojson(interpreter&, const value& v, call_args& a) {
         o.indent.assign(static_cast<size_t>(indent.get_int()), ' ');
       }
     } else raise(error_kind::type, fmt::format("can't multiply sequence by non-int of type {}", repr_string(type_name(indent))));
-    o.item_sep = ",";
+    o.item_sep.assign(1, ',');
   }
   if (!separators.is_none()) {
     const std::vector<value> parts = iterate(separators);
@@ -1306,6 +1307,9 @@ bool has_filter(std::string_view name) { return filters().count(name) != 0; }
 bool has_test(std::string_view name) { return tests().count(name) != 0; }
 
 value apply_filter(interpreter& in, std::string_view name, const value& input, call_args& args) {
+  if (input.is_string()) charge_bytes(input.str().size());
+  else if (input.is_seq()) charge_steps(1 + input.seq().items.size() / 8);
+  else if (input.is_dict()) charge_steps(1 + input.dct().items.size() / 8);
   auto it = filters().find(name);
   if (it == filters().end()) raise(error_kind::runtime, fmt::format("No filter named {}.", repr_string(name)));
   if (it->second == f_unsupported)

@@ -71,12 +71,20 @@ void interpreter::capture_chain(scope* s) {
   for (; s && !s->captured; s = s->parent) s->captured = true;
 }
 
-void interpreter::step(uint64_t n) {
-  steps_ += n;
-  if (steps_ > opt_.limits.max_steps)
-    raise(error_kind::limit,
-          fmt::format("template stopped after {} evaluation steps (infinite loop?)", opt_.limits.max_steps));
-}
+void interpreter::step(uint64_t n) { charge_steps(n); }
+
+// Bounds the native recursion of evaluating statements and expressions (deep nesting multiplied by
+// macro recursion), so a hostile template cannot overflow the stack.
+struct interpreter::nesting_guard {
+  interpreter& in;
+  explicit nesting_guard(interpreter& i) : in(i) {
+    if (++in.nesting_ > in.opt_.limits.max_nesting) {
+      --in.nesting_;
+      raise(error_kind::limit, "template evaluation nested too deeply");
+    }
+  }
+  ~nesting_guard() { --in.nesting_; }
+};
 
 void interpreter::append_output(std::string& out, std::string_view s) {
   if (out.size() + s.size() > opt_.limits.max_output_bytes)
@@ -85,6 +93,11 @@ void interpreter::append_output(std::string& out, std::string_view s) {
 }
 
 std::string interpreter::render() {
+  struct limits_guard {
+    size_limits saved = current_size_limits();
+    ~limits_guard() { current_size_limits() = saved; }
+  } guard;
+  current_size_limits() = {opt_.limits.max_string_bytes, opt_.limits.max_sequence_items, opt_.limits.max_steps, 0};
   scope* root = acquire(nullptr);
   root->captured = true;
   cur_ = root_ = root;
@@ -152,6 +165,7 @@ void interpreter::assign(const target& t, const value& v, scope* sc) {
 
 flow interpreter::exec(const stmt& s, std::string& out) {
   step();
+  nesting_guard ng(*this);
   cur_line_ = s.line;
   switch (s.kind) {
     case st::output:
@@ -412,6 +426,7 @@ value interpreter::invoke_macro(const stmt& def, scope* closure, const std::stri
 value interpreter::eval(const expr& e) {
   step();
   try {
+    nesting_guard ng(*this);
     return eval_inner(e);
   } catch (const raw_error& r) {
     throw template_error(r.kind, r.message, e.line);
@@ -607,6 +622,8 @@ value interpreter::slice(const value& obj, const expr& s) {
   }
   const int64_t step = parts[2].is_none() ? 1 : parts[2].get_int();
   if (step == 0) raise(error_kind::value, "slice step cannot be zero");
+  if (obj.is_string()) charge_bytes(obj.str().size());
+  else charge_steps(1 + obj.seq().items.size() / 8);
   std::vector<uint32_t> cps;
   const bool is_str = obj.is_string();
   const bool ascii = is_str && text::is_ascii(obj.str());
@@ -734,6 +751,7 @@ value interpreter::eval_inner(const expr& e) {
         if (v.is_string()) s += v.str();
         else s += to_str(v);
         check_string_size(s.size());
+        charge_bytes(s.size());
       }
       return value::string(std::move(s));
     }

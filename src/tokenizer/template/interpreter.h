@@ -17,7 +17,10 @@ namespace hearth::jinja {
 struct render_limits {
   uint64_t max_steps = 20'000'000;          // statements + expression nodes + loop iterations
   int max_call_depth = 100;                 // nested macro / caller / recursive-loop calls
+  int max_nesting = 1000;                   // statements and expressions being evaluated at once
   size_t max_output_bytes = size_t(64) << 20;
+  size_t max_string_bytes = size_t(64) << 20;   // any single string value
+  size_t max_sequence_items = size_t(16) << 20;  // any single list/tuple
 };
 
 struct render_options {
@@ -60,8 +63,8 @@ class interpreter {
   const program& prog_;
   render_options opt_;
   value context_;
-  uint64_t steps_ = 0;
   int call_depth_ = 0;
+  int nesting_ = 0;
   int cur_line_ = 0;
   std::deque<scope> scopes_;
   std::vector<scope*> free_scopes_;
@@ -71,6 +74,7 @@ class interpreter {
   const value* block_input_ = nullptr;  // body text a {% filter %} / {% set %} block feeds its filter chain
 
   struct scope_guard;
+  struct nesting_guard;
   scope* acquire(scope* parent);
   void release(scope* s);
   void capture_chain(scope* s);

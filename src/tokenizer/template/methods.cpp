@@ -104,7 +104,7 @@ std::vector<std::string> split_sep(const std::string& s, const std::string& sep,
   size_t pos = 0;
   while (true) {
     if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) break;
-    const size_t f = s.find(sep, pos);
+    const size_t f = str_find(s, sep, pos);
     if (f == std::string::npos) break;
     out.push_back(s.substr(pos, f - pos));
     pos = f + sep.size();
@@ -120,7 +120,7 @@ std::vector<std::string> rsplit_sep(const std::string& s, const std::string& sep
   while (true) {
     if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) break;
     if (end < sep.size()) break;
-    const size_t f = s.rfind(sep, end - sep.size());
+    const size_t f = str_rfind(std::string_view(s).substr(0, end), sep);
     if (f == std::string::npos) break;
     out.push_back(s.substr(f + sep.size(), end - f - sep.size()));
     end = f;
@@ -164,7 +164,7 @@ std::string replace_impl(const std::string& s, const std::string& old, const std
   size_t pos = 0;
   int64_t done = 0;
   while (count < 0 || done < count) {
-    const size_t f = s.find(old, pos);
+    const size_t f = str_find(s, old, pos);
     if (f == std::string::npos) break;
     out.append(s, pos, f - pos);
     out += rep;
@@ -176,34 +176,39 @@ std::string replace_impl(const std::string& s, const std::string& old, const std
   return out;
 }
 
-// Python slice bounds (start, end) of a str method, in code points.
+// Python's ADJUST_INDICES for str methods' (start, end), in code points: end is clamped to the
+// length, negative values count from the end; start is not clamped above.
 void bounds(const value& start, const value& end, int64_t len, int64_t& b, int64_t& e) {
   auto norm = [&](const value& v, int64_t dflt) {
     if (v.is_none() || v.is_undefined()) return dflt;
     if (!v.is_integral()) raise(error_kind::type, "slice indices must be integers or None or have an __index__ method");
     int64_t x = v.get_int();
     if (x < 0) x = std::max<int64_t>(0, x + len);
-    return std::min(x, len);
+    return x;
   };
   b = norm(start, 0);
-  e = norm(end, len);
+  e = std::min(norm(end, len), len);
+}
+
+// The byte range of code points [b, e) of s (b <= e <= length).
+std::string_view cp_range(const std::string& s, bool ascii, int64_t b, int64_t e) {
+  if (ascii) return std::string_view(s).substr(static_cast<size_t>(b), static_cast<size_t>(e - b));
+  const size_t bb = text::byte_offset(s, static_cast<size_t>(b));
+  const size_t be = bb + text::byte_offset(std::string_view(s).substr(bb), static_cast<size_t>(e - b));
+  return std::string_view(s).substr(bb, be - bb);
 }
 
 int64_t find_impl(const std::string& s, const std::string& sub, const value& start, const value& end, bool reverse) {
-  const cps_t c = text::to_code_points(s);
-  const cps_t t = text::to_code_points(sub);
+  const bool ascii = text::is_ascii(s);
+  const int64_t len = static_cast<int64_t>(ascii ? s.size() : text::count_code_points(s));
   int64_t b, e;
-  bounds(start, end, static_cast<int64_t>(c.size()), b, e);
-  const int64_t m = static_cast<int64_t>(t.size());
+  bounds(start, end, len, b, e);
+  const int64_t m = static_cast<int64_t>(text::count_code_points(sub));
   if (e - b < m) return -1;
-  if (!reverse) {
-    for (int64_t i = b; i + m <= e; ++i)
-      if (std::equal(t.begin(), t.end(), c.begin() + i)) return i;
-  } else {
-    for (int64_t i = e - m; i >= b; --i)
-      if (std::equal(t.begin(), t.end(), c.begin() + i)) return i;
-  }
-  return -1;
+  const std::string_view hay = cp_range(s, ascii, b, e);
+  const size_t pos = reverse ? str_rfind(hay, sub) : str_find(hay, sub);
+  if (pos == std::string_view::npos) return -1;
+  return b + static_cast<int64_t>(ascii ? pos : text::count_code_points(hay.substr(0, pos)));
 }
 
 bool affix_impl(const std::string& s, const value& affix, const value& start, const value& end, bool suffix,
@@ -218,13 +223,14 @@ bool affix_impl(const std::string& s, const value& affix, const value& start, co
     }
   else
     raise(error_kind::type, fmt::format("{} first arg must be str or a tuple of str, not {}", fname, type_name(affix)));
-  std::string hay = s;
+  std::string_view hay = s;
   if (!(start.is_none() || start.is_undefined()) || !(end.is_none() || end.is_undefined())) {
-    const cps_t c = text::to_code_points(s);
+    const bool ascii = text::is_ascii(s);
+    const int64_t len = static_cast<int64_t>(ascii ? s.size() : text::count_code_points(s));
     int64_t b, e;
-    bounds(start, end, static_cast<int64_t>(c.size()), b, e);
-    if (b > static_cast<int64_t>(c.size())) return false;
-    hay = e > b ? text::from_code_points(c.data() + b, static_cast<size_t>(e - b)) : std::string();
+    bounds(start, end, len, b, e);
+    if (b > len) return false;
+    hay = e > b ? cp_range(s, ascii, b, e) : std::string_view();
   }
   for (const auto& o : options) {
     if (o.size() > hay.size()) continue;
@@ -585,6 +591,7 @@ namespace {
 
 value call_str_method(interpreter& in, const value& self, const std::string& name, call_args& args) {
   const std::string& s = self.str();
+  charge_bytes(s.size());
   const bool mk = self.is_markup();
   arg_binder b(name.c_str(), args);
   auto str_result = [&](std::string r) { return value::string(std::move(r), mk); };
@@ -647,20 +654,16 @@ value call_str_method(interpreter& in, const value& self, const std::string& nam
     const value start = b.get("start", value::none());
     const value end = b.get("end", value::none());
     b.done();
-    const cps_t c = text::to_code_points(s);
-    const cps_t t = text::to_code_points(str_arg(sub, "must be str"));
+    const std::string t = str_arg(sub, "must be str");
+    const bool ascii = text::is_ascii(s);
+    const int64_t len = static_cast<int64_t>(ascii ? s.size() : text::count_code_points(s));
     int64_t lo, hi;
-    bounds(start, end, static_cast<int64_t>(c.size()), lo, hi);
-    if (t.empty()) return value::integer(hi >= lo ? hi - lo + 1 : 0);
+    bounds(start, end, len, lo, hi);
+    if (hi < lo) return value::integer(0);
+    if (t.empty()) return value::integer(hi - lo + 1);
+    const std::string_view hay = cp_range(s, ascii, lo, hi);
     int64_t n = 0;
-    for (int64_t i = lo; i + static_cast<int64_t>(t.size()) <= hi;) {
-      if (std::equal(t.begin(), t.end(), c.begin() + i)) {
-        ++n;
-        i += static_cast<int64_t>(t.size());
-      } else {
-        ++i;
-      }
-    }
+    for (size_t p = str_find(hay, t); p != std::string_view::npos; p = str_find(hay, t, p + t.size())) ++n;
     return value::integer(n);
   }
   if (name == "join") {
@@ -713,7 +716,7 @@ value call_str_method(interpreter& in, const value& self, const std::string& nam
     b.done();
     const std::string sp = arg_text(sep, mk, "sep");
     if (sp.empty()) raise(error_kind::value, "empty separator");
-    const size_t f = name == "partition" ? s.find(sp) : s.rfind(sp);
+    const size_t f = name == "partition" ? str_find(s, sp) : str_rfind(s, sp);
     std::vector<value> parts;
     if (f == std::string::npos) {
       if (name == "partition") parts = {str_result(s), str_result(""), str_result("")};
@@ -761,6 +764,7 @@ value call_str_method(interpreter& in, const value& self, const std::string& nam
 
 value call_list_method(const value& self, const std::string& name, call_args& args) {
   auto& items = self.seq().items;
+  charge_steps(1 + items.size() / 8);
   arg_binder b(name.c_str(), args);
   if (name == "pop") {
     value idx = b.get("index", value::integer(-1));
@@ -805,6 +809,7 @@ value call_list_method(const value& self, const std::string& name, call_args& ar
 
 value call_dict_method(const value& self, const std::string& name, call_args& args) {
   const auto& d = self.dct();
+  charge_steps(1 + d.items.size() / 8);
   arg_binder b(name.c_str(), args);
   if (name == "get") {
     value key;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <string.h>
 
 #include "tokenizer/template/text.h"
 #include "tokenizer/template/value.h"
@@ -42,11 +43,80 @@ template_error::template_error(error_kind k, const std::string& message, int lin
 
 void raise(error_kind k, std::string message) { throw raw_error{k, std::move(message)}; }
 
-void check_string_size(size_t n) {
-  if (n > max_string_bytes) raise(error_kind::limit, fmt::format("string of {} bytes exceeds the template limit", n));
+size_limits& current_size_limits() {
+  thread_local size_limits limits;
+  return limits;
 }
+void check_string_size(size_t n) {
+  if (n > current_size_limits().max_string_bytes)
+    raise(error_kind::limit, fmt::format("string of {} bytes exceeds the template limit", n));
+}
+void charge_steps(uint64_t n) {
+  size_limits& l = current_size_limits();
+  l.steps += n;
+  if (l.steps > l.max_steps)
+    raise(error_kind::limit, fmt::format("template stopped after {} evaluation steps (infinite loop?)", l.max_steps));
+}
+
+size_t str_find(std::string_view hay, std::string_view needle, size_t pos) {
+  if (pos > hay.size()) return std::string_view::npos;
+  if (needle.empty()) return pos;
+  const size_t m = needle.size();
+  uint64_t work = 0;
+  size_t i = pos;
+  while (i + m <= hay.size()) {
+    const void* p = std::memchr(hay.data() + i, needle[0], hay.size() - m + 1 - i);
+    if (!p) {
+      work += hay.size() - i;
+      break;
+    }
+    const size_t j = static_cast<size_t>(static_cast<const char*>(p) - hay.data());
+    work += j - i + m;
+    if (work > (1u << 20)) {
+      charge_bytes(work);
+      work = 0;
+    }
+    if (std::memcmp(hay.data() + j, needle.data(), m) == 0) {
+      charge_bytes(work);
+      return j;
+    }
+    i = j + 1;
+  }
+  charge_bytes(work);
+  return std::string_view::npos;
+}
+
+size_t str_rfind(std::string_view hay, std::string_view needle) {
+  const size_t m = needle.size();
+  if (m == 0) return hay.size();
+  if (m > hay.size()) return std::string_view::npos;
+  uint64_t work = 0;
+  size_t end = hay.size() - m + 1;  // candidates start in [0, end)
+  while (end > 0) {
+    const void* p = memrchr(hay.data(), needle[0], end);
+    if (!p) {
+      work += end;
+      break;
+    }
+    const size_t j = static_cast<size_t>(static_cast<const char*>(p) - hay.data());
+    work += end - j + m;
+    if (work > (1u << 20)) {
+      charge_bytes(work);
+      work = 0;
+    }
+    if (std::memcmp(hay.data() + j, needle.data(), m) == 0) {
+      charge_bytes(work);
+      return j;
+    }
+    end = j;
+  }
+  charge_bytes(work);
+  return std::string_view::npos;
+}
+
 void check_sequence_size(size_t n) {
-  if (n > max_sequence_items) raise(error_kind::limit, fmt::format("sequence of {} items exceeds the template limit", n));
+  if (n > current_size_limits().max_sequence_items)
+    raise(error_kind::limit, fmt::format("sequence of {} items exceeds the template limit", n));
 }
 
 // ---- construction ----
@@ -437,6 +507,8 @@ void repr_into(std::string& out, const value& v) {
 std::string repr(const value& v) {
   std::string out;
   repr_into(out, v);
+  charge_bytes(out.size());
+  check_string_size(out.size());
   return out;
 }
 
@@ -477,7 +549,10 @@ bool has_length(const value& v) {
   }
 }
 
-size_t str_len(const value& s) { return text::count_code_points(s.str()); }
+size_t str_len(const value& s) {
+  charge_bytes(s.str().size());
+  return text::count_code_points(s.str());
+}
 
 size_t length(const value& v) {
   switch (v.k()) {
@@ -616,6 +691,12 @@ bool is_iterable(const value& v) {
 
 std::vector<value> iterate(const value& v) {
   switch (v.k()) {
+    case kind::string: charge_bytes(v.str().size()); break;
+    case kind::sequence: charge_steps(1 + v.seq().items.size() / 8); break;
+    case kind::dict: charge_steps(1 + v.dct().items.size() / 8); break;
+    default: break;
+  }
+  switch (v.k()) {
     case kind::undefined: return {};
     case kind::string: {
       std::vector<value> out;
@@ -651,6 +732,7 @@ std::vector<value> iterate(const value& v) {
 
 value str_index(const value& s, int64_t i, bool& ok) {
   const std::string& str = s.str();
+  charge_bytes(str.size());
   const int64_t n = static_cast<int64_t>(str_len(s));
   if (i < 0) i += n;
   if (i < 0 || i >= n) {

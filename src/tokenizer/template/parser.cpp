@@ -96,6 +96,25 @@ class parser {
     fail(fmt::format("expected token '{}', got '{}'", what, describe_cur()));
   }
 
+  // Records the height of a new composite node; long chains (1+1+1+..., a.b.c...) are refused
+  // here rather than overflowing the stack later.
+  expr_ptr fin(expr_ptr n) {
+    int d = 0;
+    auto see = [&](const expr_ptr& c) {
+      if (c) d = std::max(d, c->depth);
+    };
+    see(n->a);
+    see(n->b);
+    see(n->c);
+    see(n->dyn_args);
+    see(n->dyn_kwargs);
+    for (const auto& x : n->items) see(x);
+    for (const auto& [k, x] : n->kwargs) see(x);
+    n->depth = d + 1;
+    if (n->depth > max_expr_depth) throw template_error(error_kind::limit, "expression nested too deeply", n->line);
+    return n;
+  }
+
   static expr_ptr make(ex k, int line) {
     auto e = std::make_unique<expr>();
     e->kind = k;
@@ -420,6 +439,7 @@ class parser {
   }
 
   expr_ptr parse_condexpr() {
+    depth_guard g(*this);
     int line = cur().line;
     expr_ptr e1 = parse_or();
     while (skip_name("if")) {
@@ -430,7 +450,7 @@ class parser {
       n->a = std::move(e1);
       n->b = std::move(e2);
       n->c = std::move(e3);
-      e1 = std::move(n);
+      e1 = fin(std::move(n));
       line = cur().line;
     }
     return e1;
@@ -440,7 +460,7 @@ class parser {
     auto n = make(k, line);
     n->a = std::move(l);
     n->b = std::move(r);
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_or() {
@@ -468,7 +488,7 @@ class parser {
       depth_guard g(*this);
       auto n = make(ex::not_, next().line);
       n->a = parse_not();
-      return n;
+      return fin(std::move(n));
     }
     return parse_compare();
   }
@@ -503,7 +523,7 @@ class parser {
     if (n->ops.empty()) return e;
     n->a = std::move(e);
     n->line = line;
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_math1() {
@@ -524,7 +544,7 @@ class parser {
     auto n = make(ex::concat, line);
     n->items.push_back(std::move(first));
     while (skip_op("~")) n->items.push_back(parse_math2());
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_math2() {
@@ -557,6 +577,7 @@ class parser {
       const ex k = next().text == "-" ? ex::neg : ex::pos;
       node = make(k, line);
       node->a = parse_unary(false);
+      node = fin(std::move(node));
     } else {
       node = parse_primary();
     }
@@ -635,7 +656,7 @@ class parser {
     }
     auto n = make(ex::tuple, line);
     n->items = std::move(args);
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_list() {
@@ -646,7 +667,7 @@ class parser {
       n->items.push_back(parse_expression(true));
     }
     expect_op("]");
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_dict() {
@@ -659,7 +680,7 @@ class parser {
       n->items.push_back(parse_expression(true));
     }
     expect_op("}");
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_postfix(expr_ptr node) {
@@ -691,14 +712,14 @@ class parser {
         auto n = make(ex::getattr, k.line);
         n->a = std::move(node);
         n->name = a.text;
-        return n;
+        return fin(std::move(n));
       }
       if (a.type != tok::integer) fail("expected name or number", a.line);
       auto n = make(ex::getitem, k.line);
       n->a = std::move(node);
       n->b = make(ex::constant, a.line);
       n->b->constant = value::integer(a.ival);
-      return n;
+      return fin(std::move(n));
     }
     std::vector<expr_ptr> args;
     while (!at_op("]")) {
@@ -711,10 +732,11 @@ class parser {
     if (args.size() == 1) {
       n->b = std::move(args[0]);
     } else {
-      n->b = make(ex::tuple, k.line);
+      n->b = fin(make(ex::tuple, k.line));
       n->b->items = std::move(args);
+      n->b = fin(std::move(n->b));
     }
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_subscribed() {
@@ -743,7 +765,7 @@ class parser {
     s->a = std::move(args[0]);
     s->b = std::move(args[1]);
     s->c = std::move(args[2]);
-    return s;
+    return fin(std::move(s));
   }
 
   void parse_call_args(expr& n) {
@@ -785,7 +807,7 @@ class parser {
     auto n = make(ex::call, cur().line);
     n->a = std::move(node);
     parse_call_args(*n);
-    return n;
+    return fin(std::move(n));
   }
 
   expr_ptr parse_filter(expr_ptr node, bool start_inline) {
@@ -804,7 +826,7 @@ class parser {
       n->name = name;
       n->known = has_filter(name);
       if (at_op("(")) parse_call_args(*n);
-      node = std::move(n);
+      node = fin(std::move(n));
       start_inline = false;
     }
     return node;
@@ -834,10 +856,11 @@ class parser {
       expr_ptr arg = parse_primary();
       n->items.push_back(parse_postfix(std::move(arg)));
     }
+    n = fin(std::move(n));
     if (!negated) return n;
     auto no = make(ex::not_, k.line);
     no->a = std::move(n);
-    return no;
+    return fin(std::move(no));
   }
 };
 

@@ -18,5 +18,6 @@ bool has_filter(std::string_view name);
 bool has_test(std::string_view name);
 
 constexpr int max_parse_depth = 200;
+constexpr int max_expr_depth = 300;
 
 }  // namespace hearth::jinja

@@ -169,6 +169,7 @@ template <typename J> value convert(const J& j, int depth) {
 std::string py_json_dumps(const value& v, const dumps_options& opt) {
   dumper d(opt);
   d.dump(v, 0);
+  charge_bytes(d.out.size());
   return std::move(d.out);
 }
 

@@ -231,12 +231,25 @@ value make_dict(std::vector<std::pair<value, value>> items);
 value make_string_list(const std::vector<std::string>& items, bool markup = false);
 void dict_set(value& d, value key, value v);
 
-// Bounds that keep hostile templates finite.
+// Bounds that keep hostile templates finite. They hold per render: the interpreter sets them for
+// its thread from render_limits. Work is counted in steps; operations on big strings and lists
+// charge steps in proportion to the bytes or items they touch, so no single expression can run
+// for long without hitting max_steps.
 constexpr int max_value_depth = 512;
-constexpr size_t max_string_bytes = size_t(256) << 20;
-constexpr size_t max_sequence_items = size_t(16) << 20;
+struct size_limits {
+  size_t max_string_bytes = size_t(64) << 20;
+  size_t max_sequence_items = size_t(16) << 20;
+  uint64_t max_steps = UINT64_MAX;
+  uint64_t steps = 0;
+};
+size_limits& current_size_limits();
 void check_string_size(size_t n);
 void check_sequence_size(size_t n);
+void charge_steps(uint64_t n);
+inline void charge_bytes(size_t n) { charge_steps(1 + n / 64); }
+// Substring search that charges the work it does (bytes scanned and compared).
+size_t str_find(std::string_view hay, std::string_view needle, size_t pos = 0);
+size_t str_rfind(std::string_view hay, std::string_view needle);
 
 // Markup escaping (markupsafe.escape).
 std::string html_escape(std::string_view s);
