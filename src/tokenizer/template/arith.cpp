@@ -372,19 +372,22 @@ std::string percent_format(const std::string& f, const value& args, bool markup)
       case 'x':
       case 'X':
       case 'o': {
-        int64_t n;
+        int64_t n = 0;
+        std::string big;  // a float too large for int64, printed exactly as Python would
         if (arg.is_integral()) n = arg.get_int();
         else if (arg.is_float() && (conv == 'd' || conv == 'i' || conv == 'u')) {
-          if (!std::isfinite(arg.get_float())) raise(error_kind::value, "cannot convert float to integer");
-          n = static_cast<int64_t>(std::trunc(arg.get_float()));
+          const double d = arg.get_float();
+          if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) big = float_to_int_text(d);
+          else n = static_cast<int64_t>(std::trunc(d));
         } else {
           raise(error_kind::type, fmt::format("%{} format: {} is required, not {}", conv,
                                               conv == 'd' || conv == 'i' || conv == 'u' ? "a real number" : "an integer",
                                               type_name(arg)));
         }
-        const bool neg = n < 0;
+        const bool neg = big.empty() ? n < 0 : big[0] == '-';
         const uint64_t mag = neg ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
-        std::string digits = conv == 'x' ? fmt::format("{:x}", mag)
+        std::string digits = !big.empty() ? big.substr(neg ? 1 : 0)
+                             : conv == 'x' ? fmt::format("{:x}", mag)
                              : conv == 'X' ? fmt::format("{:X}", mag)
                              : conv == 'o' ? fmt::format("{:o}", mag)
                                            : fmt::format("{}", mag);

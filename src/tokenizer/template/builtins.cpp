@@ -331,7 +331,8 @@ value f_int(interpreter&, const value& v, call_args& a) {
   b.done();
   if (v.is_integral()) return value::integer(v.get_int());
   if (v.is_float()) {
-    if (!std::isfinite(v.get_float())) return dflt;
+    if (std::isnan(v.get_float())) return dflt;
+    if (std::isinf(v.get_float())) raise(error_kind::overflow, "cannot convert float infinity to integer");
     if (std::fabs(v.get_float()) >= 9.2e18) raise(error_kind::unsupported, "integer overflow");
     return value::integer(static_cast<int64_t>(std::trunc(v.get_float())));
   }
@@ -339,6 +340,8 @@ value f_int(interpreter&, const value& v, call_args& a) {
     int64_t r;
     if (base.is_integral() && parse_python_int(v.str(), base.get_int(), r)) return value::integer(r);
     double d;
+    if (parse_python_float(v.str(), d) && std::isinf(d))
+      raise(error_kind::overflow, "cannot convert float infinity to integer");
     if (parse_python_float(v.str(), d) && std::isfinite(d)) {
       if (std::fabs(d) >= 9.2e18) raise(error_kind::unsupported, "integer overflow");
       return value::integer(static_cast<int64_t>(std::trunc(d)));
@@ -939,7 +942,7 @@ value f_filesizeformat(interpreter&, const value& v, call_args& a) {
   static const char* dec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
   static const char* bin[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
   if (bytes == 1) return value::string("1 Byte");
-  if (bytes < base) return value::string(fmt::format("{} Bytes", static_cast<int64_t>(bytes)));
+  if (bytes < base) return value::string(fmt::format("{} Bytes", float_to_int_text(bytes)));
   double unit = base;
   for (int i = 0; i < 8; ++i) {
     unit = std::pow(base, i + 2);

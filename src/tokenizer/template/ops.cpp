@@ -2,6 +2,7 @@
 // the exact spellings Python prints (True, None, 1.0, 1e-05, ['a', 1], {'k': 'v'}, Markup('x')).
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string.h>
 
@@ -433,6 +434,16 @@ std::string float_repr(double d) {
     out += fmt::format("e{}{:02d}", e < 0 ? '-' : '+', std::abs(e));
   }
   return out;
+}
+
+std::string float_to_int_text(double d) {
+  if (std::isnan(d)) raise(error_kind::value, "cannot convert float NaN to integer");
+  if (std::isinf(d)) raise(error_kind::overflow, "cannot convert float infinity to integer");
+  char buf[400];
+  const int n = std::snprintf(buf, sizeof buf, "%.0f", std::trunc(d));
+  std::string s(buf, static_cast<size_t>(std::max(0, n)));
+  if (s == "-0") s = "0";
+  return s;
 }
 
 namespace {

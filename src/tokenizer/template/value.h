@@ -194,6 +194,8 @@ std::string to_str(const value& v);   // Python str(x)
 std::string repr(const value& v);     // Python repr(x)
 std::string repr_string(std::string_view s);
 std::string float_repr(double d);
+// Python int(d) for a float as decimal digits (exact, any magnitude); raises for NaN and infinities.
+std::string float_to_int_text(double d);
 bool equal(const value& a, const value& b);
 bool less(const value& a, const value& b, const char* op = "<");  // raises TypeError when unordered
 int compare_for_sort(const value& a, const value& b);            // -1/0/1, raises when unordered
