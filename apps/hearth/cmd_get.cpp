@@ -80,7 +80,9 @@ class get_command : public command {
       }
       const bool show = st.state != hub::job_state::failed && st.state != hub::job_state::cancelled &&
                         st.state != hub::job_state::paused;
-      if (tty && show) {
+      // The bar starts with the transfer, so warnings printed while resolving keep lines of their own.
+      const bool started = st.state != hub::job_state::queued && st.state != hub::job_state::resolving;
+      if (tty && show && started) {
         std::fprintf(stderr, "\r%s\x1b[K", hub::render_bar(st, terminal_width() - 1).c_str());
         std::fflush(stderr);
         bar_drawn = true;

@@ -83,10 +83,8 @@ std::optional<split_name> parse_split_name(std::string_view filename) {
   return s;
 }
 
-std::string quant_from_filename(std::string_view filename) {
-  std::string stem = basename_of(filename);
-  if (auto sp = parse_split_name(stem)) stem = sp->prefix;
-  else if (ends_with_ci(stem, ".gguf")) stem.resize(stem.size() - 5);
+namespace {
+std::string quant_in(std::string stem) {
   const std::string u = upper(stem);
   static const std::regex re(
       R"((?:^|[-._])((?:UD-)?(?:IQ[1-4]_(?:XXS|XS|NL|S|M)|Q[2-8]_K(?:_(?:XL|XS|S|M|L))?|Q[4-8]_[01](?:_[48]_[48])?|TQ[12]_0|MXFP4(?:_MOE)?|BF16|FP16|FP32|F16|F32))(?=$|[-._]))");
@@ -94,6 +92,23 @@ std::string quant_from_filename(std::string_view filename) {
   for (auto it = std::sregex_iterator(u.begin(), u.end(), re); it != std::sregex_iterator(); ++it) found = (*it)[1].str();
   if (found == "FP16") found = "F16";
   if (found == "FP32") found = "F32";
+  return found;
+}
+}  // namespace
+
+std::string quant_from_filename(std::string_view filename) {
+  std::string stem = basename_of(filename);
+  if (auto sp = parse_split_name(stem)) stem = sp->prefix;
+  else if (ends_with_ci(stem, ".gguf")) stem.resize(stem.size() - 5);
+  std::string found = quant_in(stem);
+  // Some repos name the folder, not the file: "Q4_K_M/model-00001-of-00002.gguf".
+  std::string_view dirs = filename.substr(0, filename.size() - std::min(filename.size(), basename_of(filename).size()));
+  while (found.empty() && !dirs.empty()) {
+    if (dirs.back() == '/') dirs.remove_suffix(1);
+    const size_t slash = dirs.rfind('/');
+    found = quant_in(std::string(slash == std::string_view::npos ? dirs : dirs.substr(slash + 1)));
+    dirs = slash == std::string_view::npos ? std::string_view() : dirs.substr(0, slash + 1);
+  }
   return found;
 }
 
@@ -430,7 +445,9 @@ download_plan plan_download(const hf_client& hub, const model_ref& ref, const st
     check_safe_relative_path(f.path);
     remote_file rf;
     rf.url = hub.resolve_url(ref.repo, f.path);
-    rf.dest = dir + "/" + basename_of(f.path);
+    // The repo's own subfolders are kept: two quantizations may use the same file name in
+    // different folders.
+    rf.dest = dir + "/" + f.path;
     rf.size = f.size;
     rf.sha256 = f.sha256;
     rf.headers = hub.auth_headers();

@@ -111,7 +111,7 @@ struct download_plan {
   std::string quant;                // of the chosen model ("" if unknown)
   bool exact_quant = true;          // false when the requested quantization was not in the repo
   std::string note;                 // e.g. "Q4_K_M is not in the repo; taking Q4_K_S, the closest"
-  std::vector<remote_file> files;   // url, dest under models_root/<owner>/<repo>/, size, sha256, auth
+  std::vector<remote_file> files;   // url, dest models_root/<owner>/<repo>/<path>, size, sha256, auth
 };
 download_plan plan_download(const hf_client& hub, const model_ref& ref, const std::string& models_root,
                             const std::atomic<int>* stop = nullptr);

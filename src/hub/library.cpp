@@ -312,8 +312,8 @@ model_entry find_model(const library_locations& where, const std::string& query,
       [&](const model_entry& m) {
         if (m.source == "ollama") return false;
         const std::string n = lower(m.name);
-        if (n.rfind(repo_part + "/", 0) != 0 || n.find('/', repo_part.size() + 1) != std::string::npos) return false;
-        return quant_part.empty() || lower(quant_from_filename(m.path)) == quant_part;
+        if (n.rfind(repo_part + "/", 0) != 0) return false;
+        return quant_part.empty() || lower(quant_from_filename(m.name + ".gguf")) == quant_part;
       },
   };
   for (const auto& level : levels) {

@@ -1,6 +1,7 @@
 // The hearth binary's hub commands against the fake hub: plain progress lines when piped, a bar
 // redrawn in place in a pseudo-terminal (tmux), kill -9 mid-download then resume, SIGINT, ls, rm,
 // import, search, errors.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -77,20 +78,28 @@ struct CliTest : ::testing::Test {
     std::vector<std::string> env_strings;
     for (auto& [k, v] : e) env_strings.push_back(k + "=" + v);
     const std::string out = dir / (tag + ".out"), err = dir / (tag + ".err");
+    // Everything is prepared before fork: the child of a threaded process may only make
+    // async-signal-safe calls before exec.
+    std::vector<char*> argv{const_cast<char*>(HEARTH_CLI_PATH)};
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     pid_t pid = fork();
     if (pid == 0) {
-      freopen("/dev/null", "r", stdin);
-      freopen(out.c_str(), "w", stdout);
-      freopen(err.c_str(), "w", stderr);
-      std::vector<char*> argv{const_cast<char*>(HEARTH_CLI_PATH)};
-      for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      std::vector<char*> envp;
-      for (auto& s : env_strings) envp.push_back(s.data());
-      envp.push_back(nullptr);
+      ::dup2(in_fd, 0);
+      ::dup2(out_fd, 1);
+      ::dup2(err_fd, 2);
       execve(HEARTH_CLI_PATH, argv.data(), envp.data());
       _exit(127);
     }
+    ::close(in_fd);
+    ::close(out_fd);
+    ::close(err_fd);
     return pid;
   }
   result collect(pid_t pid, const std::string& tag) {

@@ -173,6 +173,11 @@ TEST_F(LibraryTest, FindsModelsByTheirNames) {
   EXPECT_EQ(name_of("stories260K.gguf"), "local/stories/stories260K");
   EXPECT_EQ(name_of("bartowski/Tiny-GGUF:q8_0"), "bartowski/Tiny-GGUF/Tiny-Q8_0");
   EXPECT_EQ(name_of("local/stories"), "local/stories/stories260K");
+  write_q8_part(where.root + "/test/folders/Q8_0/model-00001-of-00002.gguf", 0, 2, 1);
+  write_q8_part(where.root + "/test/folders/Q8_0/model-00002-of-00002.gguf", 1, 2, 1);
+  write_q4k_model(where.root + "/test/folders/Q4_K_M/model.gguf", 1);
+  EXPECT_EQ(name_of("test/folders:Q8_0"), "test/folders/Q8_0/model");
+  EXPECT_EQ(name_of("test/folders:q4_k_m"), "test/folders/Q4_K_M/model");
   EXPECT_EQ(name_of("tiny"), "tiny:latest");
   EXPECT_EQ(name_of(where.root + "/Qwen/Big-GGUF/big-Q8_0-00002-of-00002.gguf"), "Qwen/Big-GGUF/big-Q8_0");
   auto m = hub::find_model(where, "bartowski/Tiny-GGUF/Tiny-Q4_K_M");

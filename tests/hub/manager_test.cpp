@@ -23,6 +23,7 @@ struct ManagerTest : ::testing::Test {
     hub.add_repo(split_repo());
     hub.add_repo(gated_repo());
     hub.add_repo(bad_hash_repo());
+    hub.add_repo(folders_repo());
   }
   hub::manager_options options(std::optional<std::string> token = std::string()) {
     hub::manager_options o;
@@ -104,6 +105,22 @@ TEST_F(ManagerTest, DownloadsSplitSets) {
   expect_complete(st.paths[0], stories.substr(0, stories.size() / 2));
   expect_complete(st.paths[1], stories.substr(stories.size() / 2));
   EXPECT_EQ(st.total_bytes, stories.size());
+}
+
+TEST_F(ManagerTest, QuantizationFoldersKeepTheirFilesApart) {
+  hub::download_manager dm(options());
+  auto q4 = dm.wait(dm.start("test/folders"));
+  ASSERT_EQ(q4.state, hub::job_state::completed) << q4.error;
+  EXPECT_EQ(q4.quant, "Q4_K_M");
+  auto q8 = dm.wait(dm.start("test/folders:Q8_0"));
+  ASSERT_EQ(q8.state, hub::job_state::completed) << q8.error;
+  ASSERT_EQ(q8.paths.size(), 2u);
+  EXPECT_EQ(q8.paths[0], dir / "models/test/folders/Q8_0/model-00001-of-00002.gguf");
+  // Both sets are on disk, neither overwrote the other.
+  const std::string a = read_file(model_path("tinyllamas/stories260K.gguf"));
+  expect_complete(dir / "models/test/folders/Q4_K_M/model-00002-of-00002.gguf", a.substr(1000));
+  expect_complete(dir / "models/test/folders/Q8_0/model-00001-of-00002.gguf",
+                  read_file(model_path("ollama/llama-2-tiny-random.gguf")).substr(0, 5000));
 }
 
 TEST_F(ManagerTest, GatedRepoNeedsTheToken) {

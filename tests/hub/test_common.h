@@ -86,6 +86,19 @@ inline fake_repo split_repo() {
   return r;
 }
 
+// "test/folders": two split sets whose files have the same names, in folders named by quantization.
+inline fake_repo folders_repo() {
+  const std::string a = read_file(model_path("tinyllamas/stories260K.gguf"));
+  const std::string b = read_file(model_path("ollama/llama-2-tiny-random.gguf"));
+  fake_repo r;
+  r.id = "test/folders";
+  r.files.push_back({"Q4_K_M/model-00001-of-00002.gguf", a.substr(0, 1000)});
+  r.files.push_back({"Q4_K_M/model-00002-of-00002.gguf", a.substr(1000)});
+  r.files.push_back({"Q8_0/model-00001-of-00002.gguf", b.substr(0, 5000)});
+  r.files.push_back({"Q8_0/model-00002-of-00002.gguf", b.substr(5000)});
+  return r;
+}
+
 // "test/gated": needs HF_TOKEN=hf_secret.
 inline fake_repo gated_repo() {
   fake_repo r;

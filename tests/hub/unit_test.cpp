@@ -105,6 +105,8 @@ TEST(HubQuant, NamesFromFiles) {
   EXPECT_EQ(quant_from_filename("Qwen3-30B-A3B-UD-Q4_K_XL.gguf"), "UD-Q4_K_XL");
   EXPECT_EQ(quant_from_filename("Q4_K_M/model-Q4_K_M-00001-of-00003.gguf"), "Q4_K_M");
   EXPECT_EQ(quant_from_filename("stories260K.gguf"), "");
+  EXPECT_EQ(quant_from_filename("Q8_0/model-00001-of-00002.gguf"), "Q8_0") << "the folder names it";
+  EXPECT_EQ(quant_from_filename("q5_k_m/sub/model.gguf"), "Q5_K_M");
   EXPECT_EQ(quant_from_filename("MyQ4_0Model.gguf"), "") << "a quantization must be a whole token";
   EXPECT_GT(quant_bits_per_weight("Q8_0"), quant_bits_per_weight("Q4_K_M"));
   EXPECT_EQ(quant_bits_per_weight("UD-Q4_K_XL"), quant_bits_per_weight("Q4_K_XL"));
