@@ -218,10 +218,12 @@ std::unique_ptr<vocab> vocab::from_gguf(const gguf::file& f) {
       v.tokens[id].attr |= token_attr_control;
     }
   };
+  // When several candidates exist (llama.cpp takes whichever its hash map yields first), the
+  // earlier text in the list wins: Llama 3's eot is <|eot_id|>, not <|end_of_text|>.
   auto detect = [&](int32_t& slot, std::initializer_list<std::string_view> texts) {
     if (slot != token_null) return;
-    for (int32_t id = 0; id < (int32_t)n; ++id) {
-      if (std::find(texts.begin(), texts.end(), v.tokens[id].text) != texts.end() && v.find(v.tokens[id].text) == id) {
+    for (std::string_view t : texts) {
+      if (int32_t id = v.find(t); id != token_null) {
         slot = id;
         make_control(id);
         return;
