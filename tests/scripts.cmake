@@ -19,3 +19,10 @@ if(TARGET test_template AND TARGET hearth)
   add_dependencies(test_template hearth)
 endif()
 # --- end template
+
+# --- tokenizer (tests/tokenizer): the CLI tests run the real hearth binary.
+if(TARGET test_tokenizer AND TARGET hearth)
+  add_dependencies(test_tokenizer hearth)
+  target_compile_definitions(test_tokenizer PRIVATE HEARTH_CLI_PATH="$<TARGET_FILE:hearth>")
+endif()
+# --- end tokenizer
