@@ -166,6 +166,8 @@ std::unique_ptr<vocab> vocab::from_gguf(const gguf::file& f) {
     v.pretok = std::make_unique<tok::pretokenizer>(v.pre);
   }
 
+  if (v.type == vocab_type::spm) v.spm_split_words = tok::spm_can_split_words(v);
+
   // The newline token, found before special tokens are read (pad is still its default).
   if (v.type == vocab_type::spm) {
     v.nl = v.byte_to_token('\n');

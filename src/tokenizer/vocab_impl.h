@@ -58,6 +58,7 @@ struct vocab::impl {
           fim_rep = token_null, fim_sep = token_null;
   bool add_bos = false, add_eos = false, add_sep = false, add_space_prefix = false,
        clean_spaces = false, ignore_merges = false;
+  bool spm_split_words = false;  // see spm_can_split_words
 
   int32_t find(std::string_view s) const {
     auto it = to_id.find(s);
@@ -71,6 +72,7 @@ namespace tok {
 // The tokenizers proper; each appends the ids for one stretch of plain text (special tokens have
 // already been split out).
 void spm_encode(const vocab::impl& v, std::string_view text, std::vector<int32_t>& out);
+bool spm_can_split_words(const vocab::impl& v);
 void wpm_encode(const vocab::impl& v, std::string_view text, std::vector<int32_t>& out);
 
 // BPE keeps a per-call cache of words already encoded.
