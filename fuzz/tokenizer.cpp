@@ -1,6 +1,6 @@
 // Fuzz target: tokenize and detokenize arbitrary bytes with real vocabularies (SPM, byte-level BPE,
 // WordPiece). Nothing may crash or read out of bounds; ids stay in range; streamed text is valid
-// UTF-8; SPM and byte-level BPE give back exactly the bytes they were given.
+// UTF-8; SPM (valid UTF-8) and byte-level BPE give back exactly the text they were given.
 // Input: byte 0 picks the vocabulary and flags, the rest is the text. Run from the repository root
 // (scripts/fuzz.sh does) or set HEARTH_TEST_DATA to the tests/data folder.
 #include <cstddef>
@@ -66,7 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string back = v.detokenize(ids, remove_special, unparse);
 
     if (!add_special && !parse_special && !remove_special && !unparse) {
-      if (l.lossless_spm && text.find("\xE2\x96\x81") == std::string_view::npos) check(back == text);
+      // SPM reads broken UTF-8 in byte groups that can swallow part of an escaped space, so the
+      // identity holds for valid text (without a literal U+2581, which reads back as a space).
+      if (l.lossless_spm && hearth::tok::utf8_is_valid(text) && text.find("\xE2\x96\x81") == std::string_view::npos)
+        check(back == text);
       if (l.lossless_bpe) {
         std::string joined, expected;
         for (int32_t id : ids) joined += v.token_to_piece(id, false);

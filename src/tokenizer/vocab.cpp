@@ -202,7 +202,9 @@ std::unique_ptr<vocab> vocab::from_gguf(const gguf::file& f) {
     const int64_t id = val->type() == gguf::value_type::u64 ? (int64_t)std::min<uint64_t>(val->as_u64(), INT64_MAX) : val->as_i64();
     if (id >= 0 && id < (int64_t)n) {
       *sk.id = (int32_t)id;
-    } else if (id == -1 || id == 0xFFFFFFFFll || !sk.essential) {
+    } else if (id == -1 || id == 0xFFFFFFFFll) {
+      log_debug("{}: {} is -1 (not set)", path, sk.key);
+    } else if (!sk.essential) {
       log_warn("{}: ignoring {} = {} (the vocabulary has {} tokens)", path, sk.key, id, n);
     } else {
       fail(error_kind::bad_format, "{}: {} = {} is out of range (the vocabulary has {} tokens)", path, sk.key, id, n);
