@@ -94,10 +94,10 @@ void bpe_session::encode_word(std::string_view word, std::vector<int32_t>& out) 
 }
 
 void bpe_session::encode(std::string_view text, std::vector<int32_t>& out) {
-  std::string clean;
-  v_.pretok->split(text, clean, words_);
+  std::string storage;
+  const std::string_view clean = v_.pretok->split(text, storage, words_);
   for (auto [off, len] : words_) {
-    const std::string_view word = std::string_view(clean).substr(off, len);
+    const std::string_view word = clean.substr(off, len);
     auto it = cache_.find(word);
     if (it != cache_.end()) {
       const auto [start, count] = it->second;

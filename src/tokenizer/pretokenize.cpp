@@ -272,44 +272,49 @@ pretokenizer::pretokenizer(pre_type type) {
 
 pretokenizer::~pretokenizer() = default;
 
-void pretokenizer::split(std::string_view text, std::string& clean, std::vector<std::pair<uint32_t, uint32_t>>& words) const {
+std::string_view pretokenizer::split(std::string_view text, std::string& storage,
+                                     std::vector<std::pair<uint32_t, uint32_t>>& words) const {
   words.clear();
   // PCRE2 needs valid UTF-8. Broken input is decoded the way llama.cpp decodes it; the match text
   // shows a surrogate as U+FFFD (same length, same classes) while the words keep its bytes.
   std::string match_text;
-  std::string_view subject_all;
-  if (utf8_is_valid(text)) {
-    clean.assign(text);
-    subject_all = clean;
-  } else {
-    clean.clear();
+  std::string_view clean = text, subject_all = text;
+  if (!utf8_is_valid(text)) {
+    storage.clear();
     for (size_t off = 0; off < text.size();) {
       uint32_t cpt = utf8_decode_lenient(text, off);
       if (cpt >= 0x110000) cpt = k_replacement_cpt;
-      append_utf8(clean, cpt);
+      append_utf8(storage, cpt);
       append_utf8(match_text, (cpt >= 0xD800 && cpt <= 0xDFFF) ? k_replacement_cpt : cpt);
     }
+    clean = storage;
     subject_all = match_text;
   }
   if (clean.size() > UINT32_MAX) fail("tokenizer: text of {} bytes is too long", clean.size());
-  if (clean.empty()) return;
+  if (clean.empty()) return clean;
 
-  std::vector<std::pair<uint32_t, uint32_t>> segments{{0u, (uint32_t)clean.size()}}, next;
-  std::vector<uint32_t> cuts;
   match_buffers& mb = buffers();
   if (!mb.data || !mb.ctx) fail(error_kind::out_of_memory, "tokenizer: out of memory for regex matching");
-  for (const auto& re : regexes_) {
-    next.clear();
+  std::vector<std::pair<uint32_t, uint32_t>> segments{{0u, (uint32_t)clean.size()}};
+  for (size_t r = 0; r < regexes_.size(); ++r) {
+    const compiled& re = *regexes_[r];
+    // The last regex writes straight into `words`.
+    std::vector<std::pair<uint32_t, uint32_t>> next;
+    auto& dest = r + 1 == regexes_.size() ? words : next;
+    dest.reserve(clean.size() / 4 + 16);
     for (auto [seg_off, seg_len] : segments) {
       const auto* subject = (PCRE2_SPTR)subject_all.data() + seg_off;
-      cuts.clear();
-      cuts.push_back(0);
+      size_t last = 0;  // end of what has been emitted so far
+      auto cut = [&](size_t at) {
+        if (at > last) dest.emplace_back(seg_off + (uint32_t)last, (uint32_t)(at - last));
+        last = std::max(last, at);
+      };
       size_t pos = 0;
       uint32_t opts = 0;
       while (pos <= seg_len) {
-        int rc = pcre2_match(re->code, subject, seg_len, pos, opts | PCRE2_NO_UTF_CHECK, mb.data, mb.ctx);
+        int rc = pcre2_match(re.code, subject, seg_len, pos, opts | PCRE2_NO_UTF_CHECK, mb.data, mb.ctx);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-          rc = pcre2_match(re->code, subject, seg_len, pos, opts | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, mb.data, mb.ctx);
+          rc = pcre2_match(re.code, subject, seg_len, pos, opts | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, mb.data, mb.ctx);
         if (rc == PCRE2_ERROR_NOMATCH) {
           if (!opts) break;
           // After an empty match nothing non-empty starts here: move on one character.
@@ -324,18 +329,16 @@ void pretokenizer::split(std::string_view text, std::string& clean, std::vector<
           fail("tokenizer: pre-tokenizer regex failed: {}", (const char*)msg);
         }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(mb.data);
-        cuts.push_back((uint32_t)ov[0]);
-        cuts.push_back((uint32_t)ov[1]);
+        cut(ov[0]);  // the text before the match is a piece of its own
+        cut(ov[1]);
         pos = ov[1];
         opts = ov[0] == ov[1] ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0;
       }
-      cuts.push_back(seg_len);
-      for (size_t i = 1; i < cuts.size(); ++i)
-        if (cuts[i] > cuts[i - 1]) next.emplace_back(seg_off + cuts[i - 1], cuts[i] - cuts[i - 1]);
+      cut(seg_len);
     }
-    segments.swap(next);
+    if (r + 1 < regexes_.size()) segments.swap(next);
   }
-  words = std::move(segments);
+  return clean;
 }
 
 }  // namespace hearth::tok

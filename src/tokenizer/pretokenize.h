@@ -38,9 +38,10 @@ class pretokenizer {
   pretokenizer(const pretokenizer&) = delete;
   pretokenizer& operator=(const pretokenizer&) = delete;
 
-  // Splits text into words, returned as (offset, length) into `clean`. `clean` is text decoded
-  // leniently and re-encoded, so invalid bytes have become U+FFFD as llama.cpp makes them.
-  void split(std::string_view text, std::string& clean, std::vector<std::pair<uint32_t, uint32_t>>& words) const;
+  // Splits text into words, given as (offset, length) into the returned view: the text itself
+  // when it is valid UTF-8, else a copy in `storage` decoded leniently and re-encoded, so invalid
+  // bytes have become U+FFFD as llama.cpp makes them.
+  std::string_view split(std::string_view text, std::string& storage, std::vector<std::pair<uint32_t, uint32_t>>& words) const;
 
   size_t n_regexes() const { return regexes_.size(); }
 

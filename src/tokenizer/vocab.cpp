@@ -421,6 +421,7 @@ std::vector<fragment> partition(const vocab::impl& v, std::string_view text, boo
 std::vector<int32_t> vocab::tokenize(std::string_view text, bool add_special, bool parse_special) const {
   const impl& v = *impl_;
   std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 4);  // typical texts take 2-5 bytes per token
   const std::vector<fragment> frags = partition(v, text, parse_special);
   switch (v.type) {
     case vocab_type::spm: {
