@@ -82,15 +82,17 @@ float ref_dot(dtype t, const uint8_t* w, const float* x, int64_t K, double* mag)
 
 class TensorOps : public ::testing::TestWithParam<dtype> {};
 
-TEST_P(TensorOps, MulMatBroadcastsBatchesAndReadsStridedRows) {
-  const dtype t = GetParam();
+// b3 batches of N columns against a [K, M, 2, 1] weight: many columns (packed by all threads, one
+// barrier), or at most k_private_pack_cols in all (every thread packs its own copy).
+void check_mul_mat(dtype t, int64_t N, int64_t b3) {
   std::mt19937 rng(9);
-  const int64_t K = 256, M = 21, N = 7;
+  const int64_t K = 256, M = 21;
   auto a = make(t, {K, M, 2, 1});
   fill_weights(a, rng);
-  auto b = make(dtype::f32, {K, N, 4, 3}, 20);  // rows 20 bytes apart: a strided view
+  auto b = make(dtype::f32, {K, N, 2 * (b3 > 1 ? 2 : 1), b3}, 20);  // rows 20 bytes apart: a strided view
   fill_f32(b, rng);
-  auto c = make(dtype::f32, {M, N, 4, 3});
+  const int64_t b2 = b.t.ne[2];
+  auto c = make(dtype::f32, {M, N, b2, b3});
   c.t.op = op::mul_mat;
   c.t.src[0] = &a.t;
   c.t.src[1] = &b.t;
@@ -102,18 +104,21 @@ TEST_P(TensorOps, MulMatBroadcastsBatchesAndReadsStridedRows) {
       std::fill(c.bytes.begin(), c.bytes.end(), 0xff);
       std::vector<uint8_t> work(mul_mat_work_bytes(c.t, nth));
       run_threads(nth, [&](int ith, auto barrier) { mul_mat(c.t, ith, nth, work.data(), barrier, repacked ? &cache : nullptr); });
-      for (int64_t i3 = 0; i3 < 3; ++i3)
-        for (int64_t i2 = 0; i2 < 4; ++i2)
+      for (int64_t i3 = 0; i3 < b3; ++i3)
+        for (int64_t i2 = 0; i2 < b2; ++i2)
           for (int64_t n = 0; n < N; ++n)
             for (int64_t m = 0; m < M; ++m) {
               double mag;
-              const float want = ref_dot(t, row_of(a, m, i2 / 2, i3 / 3), reinterpret_cast<const float*>(row_of(b, n, i2, i3)), K, &mag);
+              const float want = ref_dot(t, row_of(a, m, i2 / (b2 / 2), 0), reinterpret_cast<const float*>(row_of(b, n, i2, i3)), K, &mag);
               const float got = reinterpret_cast<const float*>(row_of(c, n, i2, i3))[m];
               ASSERT_NEAR(got, want, 2e-6 * mag + 1e-30) << m << "," << n << "," << i2 << "," << i3;
             }
     }
   }
 }
+
+TEST_P(TensorOps, MulMatBroadcastsBatchesAndReadsStridedRows) { check_mul_mat(GetParam(), 7, 3); }
+TEST_P(TensorOps, MulMatWithFewColumnsNeedsNoSharedPacking) { check_mul_mat(GetParam(), 1, 1); }
 
 TEST_P(TensorOps, MulMatIdRoutesTokensToExperts) {
   const dtype t = GetParam();

@@ -29,18 +29,21 @@ void rows(const mm_kernels& k, const void* w, size_t ldw, const uint8_t* rw, int
 }  // namespace
 
 size_t matmul_work_bytes(const mm_kernels& k, int64_t K, int64_t N, int nth) {
-  return align64(k.act_bytes(K, N)) + (size_t)nth * align64(k.scratch_bytes(K, N));
+  const size_t copies = N <= k_private_pack_cols ? (size_t)nth : 1;
+  return copies * align64(k.act_bytes(K, N)) + (size_t)nth * align64(k.scratch_bytes(K, N));
 }
 
 void matmul(const matmul_desc& d, int ith, int nth, uint8_t* work, const std::function<void()>& barrier) {
   const mm_kernels& k = *d.k;
-  uint8_t* packed = work;
-  uint8_t* scratch = work + align64(k.act_bytes(d.K, d.N)) + (size_t)ith * align64(k.scratch_bytes(d.K, d.N));
-  int64_t n0, n1;
-  share(d.N, 1, ith, nth, n0, n1);
+  const bool priv = d.N <= k_private_pack_cols;
+  const size_t act = align64(k.act_bytes(d.K, d.N));
+  uint8_t* packed = work + (priv ? act * (size_t)ith : 0);
+  uint8_t* scratch = work + act * (priv ? (size_t)nth : 1) + (size_t)ith * align64(k.scratch_bytes(d.K, d.N));
+  int64_t n0 = 0, n1 = d.N;
+  if (!priv) share(d.N, 1, ith, nth, n0, n1);
   for (int64_t n = n0; n < n1; ++n)
     k.pack_act(reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(d.b) + (size_t)n * d.ldb), d.K, n, d.N, packed);
-  barrier();
+  if (!priv) barrier();
   int64_t m0, m1;
   share(d.M, k.rows_per_panel, ith, nth, m0, m1);
   rows(k, d.w, d.ldw, d.w_repacked, d.M, d.K, m0, m1, packed, d.N, d.c, d.ldc, scratch);
@@ -65,26 +68,34 @@ struct id_layout {
     total_bytes = scratch + (size_t)nth * scratch_each;
   }
 };
+
+bool id_private(int64_t total) { return total <= 2 * k_private_pack_cols; }
+
 }  // namespace
 
 size_t matmul_id_work_bytes(const mm_kernels& k, int64_t n_expert, int64_t K, int64_t M, int64_t n_used,
                             int64_t n_tokens, int nth) {
-  return id_layout(k, n_expert, K, M, n_used * n_tokens, nth).total_bytes;
+  const int64_t total = n_used * n_tokens;
+  const id_layout L(k, n_expert, K, M, total, nth);
+  // Private mode: each thread has its own copy of everything before the scratch.
+  return L.total_bytes + (id_private(total) ? (size_t)(nth - 1) * L.scratch : 0);
 }
 
 void matmul_id(const matmul_id_desc& d, int ith, int nth, uint8_t* work, const std::function<void()>& barrier) {
   const mm_kernels& k = *d.k;
   const int64_t total = d.n_used * d.n_tokens;
   const id_layout L(k, d.n_expert, d.K, d.M, total, nth);
+  const bool priv = id_private(total);
+  uint8_t* scratch = work + L.scratch * (priv ? (size_t)nth : 1) + (size_t)ith * L.scratch_each;
+  if (priv) work += L.scratch * (size_t)ith;
   int64_t* offsets = reinterpret_cast<int64_t*>(work + L.offsets);  // first routed column of each expert
   size_t* pack_off = reinterpret_cast<size_t*>(work + L.pack_off);   // its packed activations
   int64_t* cursor = reinterpret_cast<int64_t*>(work + L.cursor);
   int64_t* pairs = reinterpret_cast<int64_t*>(work + L.pairs);       // t * n_used + j, grouped by expert
   uint8_t* packed = work + L.packed;
   float* cbuf = reinterpret_cast<float*>(work + L.cbuf);
-  uint8_t* scratch = work + L.scratch + (size_t)ith * L.scratch_each;
   auto expert_of = [&](int64_t t, int64_t j) { return d.ids[(size_t)t * d.ld_ids + (size_t)j]; };
-  if (ith == 0) {
+  if (ith == 0 || priv) {
     std::fill(offsets, offsets + d.n_expert + 1, 0);
     for (int64_t t = 0; t < d.n_tokens; ++t)
       for (int64_t j = 0; j < d.n_used; ++j) {
@@ -102,14 +113,14 @@ void matmul_id(const matmul_id_desc& d, int ith, int nth, uint8_t* work, const s
       for (int64_t j = 0; j < d.n_used; ++j) {
         const int32_t e = expert_of(t, j);
         if (e >= 0 && e < d.n_expert) pairs[cursor[e]++] = t * d.n_used + j;
-        else std::memset(d.out + (size_t)j * d.ldo1 + (size_t)t * d.ldo2, 0, (size_t)d.M * 4);
+        else if (ith == 0) std::memset(d.out + (size_t)j * d.ldo1 + (size_t)t * d.ldo2, 0, (size_t)d.M * 4);
       }
   }
-  barrier();
+  if (!priv) barrier();
   // Pack: the routed columns split evenly over threads, each into its expert's layout.
   const int64_t routed = offsets[d.n_expert];
-  int64_t c0, c1;
-  share(routed, 1, ith, nth, c0, c1);
+  int64_t c0 = 0, c1 = routed;
+  if (!priv) share(routed, 1, ith, nth, c0, c1);
   int64_t e = 0;
   for (int64_t i = c0; i < c1; ++i) {
     while (offsets[e + 1] <= i) ++e;
@@ -118,7 +129,7 @@ void matmul_id(const matmul_id_desc& d, int ith, int nth, uint8_t* work, const s
                                                       (size_t)t * d.ldb2);
     k.pack_act(col, d.K, i - offsets[e], offsets[e + 1] - offsets[e], packed + pack_off[e]);
   }
-  barrier();
+  if (!priv) barrier();
   // Rows: each expert's rows split over all threads (experts in turn), then scattered to out.
   int64_t m0, m1;
   share(d.M, k.rows_per_panel, ith, nth, m0, m1);

@@ -24,9 +24,14 @@ struct matmul_desc {
   size_t ldc = 0;            // floats
 };
 
+// Up to this many activation columns, every thread packs all of them into its own part of the work
+// buffer and no barrier is needed (token generation: one barrier less per product).
+constexpr int64_t k_private_pack_cols = 4;
+
 // Bytes of the work buffer (shared by the nth threads) matmul needs.
 size_t matmul_work_bytes(const mm_kernels& k, int64_t K, int64_t N, int nth);
-// Thread ith of nth. `barrier` must wait for all nth threads; it is called exactly once.
+// Thread ith of nth. `barrier` must wait for all nth threads; it is called once, or not at all when
+// N <= k_private_pack_cols.
 void matmul(const matmul_desc& d, int ith, int nth, uint8_t* work, const std::function<void()>& barrier);
 
 // mul_mat_id: token t's slot j (j < n_used) multiplies expert ids[j, t] with activation column
@@ -49,7 +54,8 @@ struct matmul_id_desc {
 
 size_t matmul_id_work_bytes(const mm_kernels& k, int64_t n_expert, int64_t K, int64_t M, int64_t n_used,
                             int64_t n_tokens, int nth);
-// Calls barrier twice.
+// Calls barrier twice, or not at all when n_used * n_tokens <= 2 * k_private_pack_cols (then every
+// thread routes and packs every column itself).
 void matmul_id(const matmul_id_desc& d, int ith, int nth, uint8_t* work, const std::function<void()>& barrier);
 
 }  // namespace hearth::cpu

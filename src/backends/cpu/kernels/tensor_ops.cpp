@@ -87,15 +87,26 @@ void repack_cache::clear() {
 }
 
 // ---- mul_mat ---------------------------------------------------------------------------------------
-// Work: the packed activations of every batch (all packed before the one barrier), then the drivers'
-// per-thread scratch.
+// Work: the packed activations of every batch (all packed before the one barrier; with few columns
+// in all, each thread packs its own copy and there is no barrier), then per-thread scratch.
+
+namespace {
+struct mm_layout {
+  size_t act, copies, scratch_each, scratch, total;
+  mm_layout(const mm_kernels& k, int64_t K, int64_t N, int64_t batches, int nth) {
+    act = align64(k.act_bytes(K, N));
+    copies = batches * N <= k_private_pack_cols ? (size_t)nth : 1;
+    scratch_each = align64(k.scratch_bytes(K, N));
+    scratch = act * (size_t)batches * copies;
+    total = scratch + scratch_each * (size_t)nth;
+  }
+};
+}  // namespace
 
 size_t mul_mat_work_bytes(const tensor& dst, int nth) {
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
-  const mm_kernels& k = kernels_for_type(a.type);
-  const int64_t batches = b.ne[2] * b.ne[3];
-  return align64(k.act_bytes(a.ne[0], b.ne[1])) * (size_t)batches + matmul_work_bytes(k, a.ne[0], b.ne[1], nth);
+  return mm_layout(kernels_for_type(a.type), a.ne[0], b.ne[1], b.ne[2] * b.ne[3], nth).total;
 }
 
 void mul_mat(tensor& dst, int ith, int nth, uint8_t* work, const std::function<void()>& barrier, const repack_cache* cache) {
@@ -107,36 +118,37 @@ void mul_mat(tensor& dst, int ith, int nth, uint8_t* work, const std::function<v
   const int64_t K = a.ne[0], M = a.ne[1], N = b.ne[1];
   const int64_t r2 = b.ne[2] / a.ne[2], r3 = b.ne[3] / a.ne[3];
   const int64_t batches = b.ne[2] * b.ne[3];
-  const size_t act = align64(k.act_bytes(K, N));
+  const mm_layout L(k, K, N, batches, nth);
+  const bool priv = L.copies > 1;
+  uint8_t* packed = work + (priv ? L.act * (size_t)batches * (size_t)ith : 0);
+  uint8_t* scratch = work + L.scratch + L.scratch_each * (size_t)ith;
   const repack_cache::entry* rp = cache ? cache->find(a) : nullptr;
   if (rp && rp->k != &k) rp = nullptr;  // packed for another level
-  // Pack every column of every batch, split evenly over the threads.
+  // Pack every column of every batch (split over the threads, or all of them by each thread).
   const int64_t cols = batches * N;
-  const int64_t per = (cols + nth - 1) / nth;
-  for (int64_t i = per * ith; i < std::min(cols, per * (ith + 1)); ++i) {
+  const int64_t per = priv ? cols : (cols + nth - 1) / nth;
+  const int64_t c0 = priv ? 0 : per * ith;
+  for (int64_t i = c0; i < std::min(cols, c0 + per); ++i) {
     const int64_t bi = i / N, n = i % N, i2 = bi % b.ne[2], i3 = bi / b.ne[2];
     const float* col = reinterpret_cast<const float*>(raw(b) + (size_t)n * b.nb[1] + (size_t)i2 * b.nb[2] + (size_t)i3 * b.nb[3]);
-    k.pack_act(col, K, n, N, work + act * (size_t)bi);
+    k.pack_act(col, K, n, N, packed + L.act * (size_t)bi);
   }
-  barrier();
-  uint8_t* drv_work = work + act * (size_t)batches;
+  if (!priv) barrier();
+  const int64_t rpp = k.rows_per_panel;
+  const int64_t panels = (M + rpp - 1) / rpp;
+  const int64_t pp = panels / nth, extra = panels % nth;
+  const int64_t p0 = ith * pp + std::min<int64_t>(ith, extra), p1 = p0 + pp + (ith < extra ? 1 : 0);
+  const int64_t m0 = std::min(M, p0 * rpp), m1 = std::min(M, p1 * rpp);
+  if (m0 >= m1) return;
   for (int64_t bi = 0; bi < batches; ++bi) {
     const int64_t i2 = bi % b.ne[2], i3 = bi / b.ne[2];
     const int64_t j2 = i2 / r2, j3 = i3 / r3;
     float* c = reinterpret_cast<float*>(raw(dst) + (size_t)i2 * dst.nb[2] + (size_t)i3 * dst.nb[3]);
     const uint8_t* w = raw(a) + (size_t)j2 * a.nb[2] + (size_t)j3 * a.nb[3];
     const uint8_t* rw = rp ? rp->data + rp->matrix_bytes * (size_t)(j2 + a.ne[2] * j3) : nullptr;
-    // The driver's own packing phase is skipped: its packed buffer is this batch's.
-    const size_t scratch_each = align64(k.scratch_bytes(K, N));
-    uint8_t* scratch = drv_work + align64(k.act_bytes(K, N)) + (size_t)ith * scratch_each;
-    const int64_t rpp = k.rows_per_panel;
-    const int64_t panels = (M + rpp - 1) / rpp;
-    const int64_t pp = panels / nth, extra = panels % nth;
-    const int64_t p0 = ith * pp + std::min<int64_t>(ith, extra), p1 = p0 + pp + (ith < extra ? 1 : 0);
-    const int64_t m0 = std::min(M, p0 * rpp), m1 = std::min(M, p1 * rpp);
-    if (m0 >= m1) continue;
-    if (rw) k.rows_repacked(rw, K, M, m0, m1, work + act * (size_t)bi, N, c, dst.nb[1] / 4, scratch);
-    else k.rows(w, a.nb[1], K, m0, m1, work + act * (size_t)bi, N, c, dst.nb[1] / 4, scratch);
+    const uint8_t* act = packed + L.act * (size_t)bi;
+    if (rw) k.rows_repacked(rw, K, M, m0, m1, act, N, c, dst.nb[1] / 4, scratch);
+    else k.rows(w, a.nb[1], K, m0, m1, act, N, c, dst.nb[1] / 4, scratch);
   }
 }
 
