@@ -26,3 +26,8 @@ if(TARGET test_tokenizer AND TARGET hearth)
   target_compile_definitions(test_tokenizer PRIVATE HEARTH_CLI_PATH="$<TARGET_FILE:hearth>")
 endif()
 # --- end tokenizer
+
+# The model references once more at the generic kernel level (llama.cpp's summation order), where
+# tests/model/golden_test.cpp applies the tight tolerance.
+add_test(NAME model.golden_reference_order COMMAND test_model --gtest_filter=Cpu/Golden.*)
+set_tests_properties(model.golden_reference_order PROPERTIES ENVIRONMENT HEARTH_CPU_ISA=generic LABELS model TIMEOUT 600)

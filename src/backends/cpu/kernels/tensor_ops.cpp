@@ -79,6 +79,20 @@ void repack_cache::erase(const void* data) {
   map_.erase(it);
 }
 
+void repack_cache::erase_range(const void* begin, size_t size) {
+  const auto lo = reinterpret_cast<uintptr_t>(begin), hi = lo + size;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = map_.begin(); it != map_.end();) {
+    const auto p = reinterpret_cast<uintptr_t>(it->first);
+    if (p >= lo && p < hi) {
+      std::free(it->second.data);
+      it = map_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void repack_cache::clear() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [p, e] : map_) std::free(e.data);

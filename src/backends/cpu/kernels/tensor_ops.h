@@ -34,6 +34,8 @@ class repack_cache {
   bool prepare(const tensor& w, int n_threads = 1);
   const entry* find(const tensor& w) const;
   void erase(const void* data);
+  // Drops the copies of every weight whose bytes start in [begin, begin + size) (a freed buffer).
+  void erase_range(const void* begin, size_t size);
   void clear();
   size_t bytes() const { return bytes_; }
 

@@ -1,0 +1,28 @@
+// Qwen3-MoE: Qwen3 attention with a mixture-of-experts FFN (softmax router, top-k, renormalised weights).
+#include "core/error.h"
+#include "model/archs/archs.h"
+
+namespace hearth {
+namespace {
+
+class qwen3moe_arch final : public arch_impl {
+ public:
+  void declare(tensor_declarer& d, const hparams& hp, model_weights& w) const override {
+    archs::declare_io(d, hp, w);
+    for (int il = 0; il < (int)hp.n_layer; ++il) archs::declare_decoder_layer(d, hp, w.layers[il], il);
+    if (hp.n_expert == 0) fail(error_kind::bad_format, "qwen3moe: expert_count is missing or zero");
+    for (int il = 0; il < (int)hp.n_layer; ++il)
+      if (!w.layers[il].attn_q_norm || !w.layers[il].attn_k_norm)
+        fail(error_kind::bad_format, "qwen3moe: layer {} lacks attn_q_norm / attn_k_norm", il);
+  }
+  tensor* build(graph_builder& b) const override { return archs::build_prenorm_decoder(b); }
+};
+
+}  // namespace
+
+const arch_impl& arch_qwen3moe() {
+  static const qwen3moe_arch impl;
+  return impl;
+}
+
+}  // namespace hearth

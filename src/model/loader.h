@@ -1,0 +1,30 @@
+// Loads a GGUF model: reads the hyperparameters, lets the architecture declare its tensors
+// (validating names, shapes and types against the file), decides which device holds each layer,
+// and places the weights (zero-copy mmap views for the CPU, uploads for GPUs).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/model.h"
+
+namespace hearth {
+
+struct load_params {
+  std::vector<device*> gpus;    // devices to offload to, in order; empty: CPU only
+  int n_gpu_layers = 0;         // repeating layers on the GPUs (the last ones); < 0: all
+  bool use_mmap = true;
+  std::function<void(float)> progress;  // 0..1 while uploading
+};
+
+// Throws hearth::error naming the problem: missing file, not GGUF, unknown architecture, missing
+// or misshapen tensor, unsupported tensor type, out of memory on a device.
+std::unique_ptr<model> load_model(const std::string& path, const load_params& params);
+
+// Where layers go for a given offload: the last n_gpu layers on the GPUs (split evenly when there
+// are several), the output head with the last layer, the embedding lookup on the CPU.
+placement plan_placement(uint32_t n_layer, device* cpu, const std::vector<device*>& gpus, int n_gpu_layers);
+
+}  // namespace hearth
