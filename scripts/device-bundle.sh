@@ -18,5 +18,6 @@ for f in "$dst"/*; do
   ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|ld-linux[^/]*|libvulkan|libcuda|libcudart|libamdhip64)\.so' |
   while read -r lib; do cp -L "$lib" "$dst/lib/"; done
+strip --strip-unneeded "$dst"/* "$dst"/lib/* 2>/dev/null || true
 grep -qx '/.devbin/' "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo '/.devbin/' >> "$(git rev-parse --git-common-dir)/info/exclude"
 du -sh "$dst"

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Builds .devdata/ (git-ignored): the part of tests/data that GPU runs on the device machine need,
 # small enough to travel with the tree (the device tool takes 64 MiB in all). Usage:
-#   scripts/device-data.sh [SRC_TESTS_DATA]     then carry ".devdata" and export
+#   scripts/device-data.sh [SRC_TESTS_DATA [MODEL_REGEX]]     then carry ".devdata" and export
 #   HEARTH_TEST_DATA=$PWD/.devdata on the device machine.
 # Golden cases whose model is left out are skipped by the tests, not failed.
 set -eu
 src=${1:-tests/data}
+keep=${2:-.}  # extended regex on the synthetic model file names
 dst=.devdata
 rm -rf "$dst"
 mkdir -p "$dst/reference/models" "$dst/models"
@@ -14,7 +15,7 @@ cp -r "$src/models/tinyllamas" "$dst/models/"
 for f in "$src"/reference/models/*.gguf; do
   case $(basename "$f") in
     synth-llama-pure-bf16.gguf|synth-llama-pure-f16.gguf) ;;  # 7 MiB of the budget, covered on the CPU
-    *) cp "$f" "$dst/reference/models/" ;;
+    *) if basename "$f" | grep -qE "$keep"; then cp "$f" "$dst/reference/models/"; fi ;;
   esac
 done
 grep -qx '/.devdata/' .git/info/exclude 2>/dev/null || echo '/.devdata/' >> "$(git rev-parse --git-common-dir)/info/exclude"
