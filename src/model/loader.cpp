@@ -165,6 +165,10 @@ std::unique_ptr<model> load_model(const std::string& path, const load_params& pa
   if (emb->ne[1] <= 0 || emb->ne[1] > (1 << 24)) fail(error_kind::bad_format, "{}: implausible vocabulary size {}", path, emb->ne[1]);
   m->hp.n_vocab = (uint32_t)emb->ne[1];
   m->hp.tied_output = m->file->find_tensor("output.weight") == nullptr;
+  m->voc = vocab::from_gguf(*m->file);
+  if (m->voc->n_tokens() != (int32_t)m->hp.n_vocab)
+    log_debug("{}: vocabulary has {} tokens, the embedding {} rows", path, m->voc->n_tokens(), m->hp.n_vocab);
+  m->chat_template = m->file->get_string("tokenizer.chat_template", "");
   m->place = plan_placement(m->hp.n_layer, registry::instance().cpu(), params.gpus, params.n_gpu_layers);
   m->w.layers.resize(m->hp.n_layer);
   declarer d(*m);

@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 #include "formats/gguf.h"
 #include "model/arch.h"
+#include "tokenizer/vocab.h"
 
 namespace hearth {
 
@@ -63,6 +64,8 @@ class model {
   placement place;
   std::unique_ptr<gguf::file> file;
   std::string path;
+  std::unique_ptr<vocab> voc;   // the tokenizer (tokenizer.ggml.*)
+  std::string chat_template;    // tokenizer.chat_template ("" when the file has none)
 
   // All weight tensors by name (owned here).
   std::deque<tensor>& tensors() { return tensors_; }
