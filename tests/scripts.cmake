@@ -31,3 +31,13 @@ endif()
 # tests/model/golden_test.cpp applies the tight tolerance.
 add_test(NAME model.golden_reference_order COMMAND test_model --gtest_filter=Cpu/Golden.*)
 set_tests_properties(model.golden_reference_order PROPERTIES ENVIRONMENT HEARTH_CPU_ISA=generic LABELS model TIMEOUT 600)
+
+# --- cli (tests/cli) and runtime: the CLI tests run the real hearth binary.
+if(TARGET test_cli AND TARGET hearth)
+  add_dependencies(test_cli hearth)
+endif()
+# Layering of src/ (tests/check_layers.py).
+find_package(Python3 COMPONENTS Interpreter REQUIRED)
+add_test(NAME layers.check COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/check_layers.py ${PROJECT_SOURCE_DIR})
+set_tests_properties(layers.check PROPERTIES LABELS layers)
+# --- end cli
