@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -427,6 +428,12 @@ void writer::add_tensor(const std::string& name, dtype type, std::initializer_li
 }
 
 void writer::add_tensor(const std::string& name, dtype type, const int64_t* ne, int n_dims, const void* data) {
+  add_tensor_info(name, type, ne, n_dims);
+  const auto* b = static_cast<const uint8_t*>(data);
+  tensors_.back().bytes.assign(b, b + tensors_.back().info.size);
+}
+
+void writer::add_tensor_info(const std::string& name, dtype type, const int64_t* ne, int n_dims) {
   if (n_dims < 1 || n_dims > 4) fail("gguf writer: tensor '{}' has {} dimensions", name, n_dims);
   pending p;
   p.info.name = name;
@@ -435,8 +442,6 @@ void writer::add_tensor(const std::string& name, dtype type, const int64_t* ne, 
   for (int i = 0; i < n_dims; ++i) p.info.ne[i] = ne[i];
   if (p.info.ne[0] % block_size(type) != 0) fail("gguf writer: tensor '{}' row not a multiple of the block size", name);
   p.info.size = row_bytes(type, p.info.ne[0]) * (uint64_t)(p.info.ne[1] * p.info.ne[2] * p.info.ne[3]);
-  const auto* b = static_cast<const uint8_t*>(data);
-  p.bytes.assign(b, b + p.info.size);
   tensors_.push_back(std::move(p));
 }
 
@@ -475,7 +480,7 @@ struct out_buf {
 };
 }  // namespace
 
-std::vector<uint8_t> writer::to_bytes() const {
+writer::file_layout writer::layout() const {
   out_buf o;
   o.put<uint32_t>(k_magic);
   o.put<uint32_t>(3);
@@ -493,24 +498,32 @@ std::vector<uint8_t> writer::to_bytes() const {
     o.put<uint32_t>((uint32_t)value_type::u32);
     o.put<uint32_t>(alignment_);
   }
+  file_layout l;
   uint64_t offset = 0;
-  std::vector<uint64_t> offsets;
   for (const auto& t : tensors_) {
     o.str(t.info.name);
     o.put<uint32_t>((uint32_t)t.info.n_dims);
     for (int d = 0; d < t.info.n_dims; ++d) o.put<uint64_t>((uint64_t)t.info.ne[d]);
     o.put<uint32_t>((uint32_t)t.info.type);
     o.put<uint64_t>(offset);
-    offsets.push_back(offset);
+    l.offsets.push_back(offset);
+    l.data_bytes = offset + t.info.size;
     offset += (t.info.size + alignment_ - 1) / alignment_ * alignment_;
   }
   const size_t data_start = (o.b.size() + alignment_ - 1) / alignment_ * alignment_;
   o.b.resize(data_start, 0);
-  for (size_t i = 0; i < tensors_.size(); ++i) {
-    o.b.resize(data_start + offsets[i], 0);
-    o.b.insert(o.b.end(), tensors_[i].bytes.begin(), tensors_[i].bytes.end());
-  }
-  return o.b;
+  l.header = std::move(o.b);
+  return l;
+}
+
+std::vector<uint8_t> writer::to_bytes() const {
+  file_layout l = layout();
+  std::vector<uint8_t> b = std::move(l.header);
+  const size_t data_start = b.size();
+  b.resize(data_start + l.data_bytes, 0);
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    std::copy(tensors_[i].bytes.begin(), tensors_[i].bytes.end(), b.begin() + (ptrdiff_t)(data_start + l.offsets[i]));
+  return b;
 }
 
 void writer::write(const std::string& path) const {

@@ -155,6 +155,17 @@ class writer {
   // Adds a tensor; data must hold row_bytes(type, ne[0]) * rows bytes and is copied.
   void add_tensor(const std::string& name, dtype type, std::initializer_list<int64_t> ne, const void* data);
   void add_tensor(const std::string& name, dtype type, const int64_t* ne, int n_dims, const void* data);
+  // Declares a tensor without its bytes: to_bytes() and write() store zeros for it, or the caller
+  // writes the bytes itself at the offsets layout() gives (multi-GiB files with no copy in memory).
+  void add_tensor_info(const std::string& name, dtype type, const int64_t* ne, int n_dims);
+  // The file as written: the header (metadata and tensor infos, padded to the alignment), then the
+  // data section of data_bytes, where tensor i starts at offsets[i].
+  struct file_layout {
+    std::vector<uint8_t> header;
+    std::vector<uint64_t> offsets;
+    uint64_t data_bytes = 0;
+  };
+  file_layout layout() const;
   // Serialises to bytes (for in-memory tests and fuzz seeds).
   std::vector<uint8_t> to_bytes() const;
   void write(const std::string& path) const;
