@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "hub/library.h"
+#include "model/planner.h"
 
 namespace hearth::cli {
 
@@ -77,7 +78,23 @@ load_params model_args::loading() const {
   if (!gpu) return lp;
   lp.gpus = {gpu};
   lp.n_gpu_layers = n_layers;
+  if (gpu_layers == "auto") {
+    const offload_plan p = plan(lp.gpus, -1);
+    lp.n_gpu_layers = p.n_gpu_layers;
+    if (!p.note.empty()) log_info("{}: {}", gpu->name(), p.note);
+  }
   return lp;
+}
+
+offload_plan model_args::plan(const std::vector<hearth::device*>& gpus, int n_gpu_layers) const {
+  plan_request req;
+  req.path = resolve_path();
+  req.n_ctx = ctx_size;
+  req.n_batch = batch_size;
+  req.type_k = req.type_v = cache_type == "f32" ? dtype::f32 : dtype::f16;
+  req.gpus = gpus;
+  req.n_gpu_layers = n_gpu_layers;
+  return plan_offload(req);
 }
 
 context_params model_args::context() const {
@@ -91,7 +108,19 @@ context_params model_args::context() const {
 
 std::unique_ptr<hearth::model> model_args::load() const {
   const std::string path = resolve_path();
-  return load_model(path, loading());
+  load_params lp = loading();
+  while (true) {
+    try {
+      return load_model(path, lp);
+    } catch (const error& e) {
+      // The planner works from the free memory the driver reports; if an allocation still fails,
+      // bring layers back to the CPU and try again rather than give up.
+      if (e.kind() != error_kind::out_of_memory || lp.gpus.empty() || lp.n_gpu_layers == 0) throw;
+      const int had = lp.n_gpu_layers < 0 ? (int)open_model(path)->hp.n_layer : lp.n_gpu_layers;
+      lp.n_gpu_layers = std::max(0, had - std::max(1, had / 8));
+      log_warn("{}; retrying with {} GPU layers", e.what(), lp.n_gpu_layers);
+    }
+  }
 }
 
 }  // namespace hearth::cli

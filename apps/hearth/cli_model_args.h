@@ -9,6 +9,7 @@
 
 #include "model/context.h"
 #include "model/loader.h"
+#include "model/planner.h"
 
 namespace hearth::cli {
 
@@ -27,7 +28,10 @@ struct model_args {
   std::string resolve_path() const;
   load_params loading() const;
   context_params context() const;
+  // Loads with the planned offload; an allocation that still fails brings layers back to the CPU.
   std::unique_ptr<hearth::model> load() const;
+  // The planner's view of this model and context on gpus (n_gpu_layers -1: as many as fit).
+  offload_plan plan(const std::vector<hearth::device*>& gpus, int n_gpu_layers) const;
 };
 
 // The model shipped with Hearth (stories260K), looked up beside the program, in the install tree

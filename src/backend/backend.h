@@ -60,6 +60,20 @@ class buffer {
   size_t size_;
 };
 
+// Storage that is never allocated: tensors placed on it only say on which device they would live.
+// The planner's dry runs (scheduler::measure) use it to size buffers without allocating them.
+class placeholder_buffer final : public buffer {
+ public:
+  using buffer::buffer;
+  uint8_t* base() override { return nullptr; }
+  void set(tensor&, const void*, size_t, size_t) override { placeholder_access(); }
+  void get(const tensor&, void*, size_t, size_t) override { placeholder_access(); }
+  void clear(uint8_t) override {}
+
+ private:
+  [[noreturn]] static void placeholder_access();
+};
+
 class buffer_type {
  public:
   explicit buffer_type(device* dev) : dev_(dev) {}

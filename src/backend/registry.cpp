@@ -26,9 +26,12 @@ const char* device_kind_name(device_kind k) {
 
 device* buffer::dev() const { return type_->dev(); }
 bool buffer::is_host() const { return type_->is_host(); }
+void placeholder_buffer::placeholder_access() { fail("internal error: data access to a placeholder buffer (a planner dry run)"); }
+
 void buffer::place(tensor& t, size_t offset) {
   t.buf = this;
-  t.data = base() + offset;
+  uint8_t* b = base();
+  t.data = b ? b + offset : nullptr;  // placeholder buffers have no memory
 }
 
 registry& registry::instance() {

@@ -288,6 +288,10 @@ void scheduler::allocate(graph& g) {
     }
     HEARTH_ASSERT(oi == owned[d].size());
     const size_t need = alloc.high_water();
+    if (dry_run_) {
+      measured_[d] = need;
+      continue;
+    }
     per_device& pd = per_dev_[d];
     if (!pd.buf || pd.buf->size() < need) {
       pd.strm->synchronize();
@@ -308,8 +312,26 @@ void scheduler::allocate(graph& g) {
     t->buf = t->view_src->buf;
     t->data = t->view_src->data ? static_cast<uint8_t*>(t->view_src->data) + t->view_offs : nullptr;
   };
+  if (dry_run_) return;
   for (tensor* n : g.nodes()) place_view(n);
   for (tensor& c : copies_pool_) place_view(&c);
+}
+
+std::vector<std::pair<device*, size_t>> scheduler::measure(graph& g) {
+  dry_run_ = true;
+  measured_.assign(devices_.size(), 0);
+  try {
+    plan(g);
+  } catch (...) {
+    dry_run_ = false;
+    planned_ = nullptr;
+    throw;
+  }
+  dry_run_ = false;
+  planned_ = nullptr;  // nothing is placed: compute() needs a real plan first
+  std::vector<std::pair<device*, size_t>> out;
+  for (size_t d = 0; d < devices_.size(); ++d) out.emplace_back(devices_[d], measured_[d]);
+  return out;
 }
 
 void scheduler::set_input(tensor* t, const void* data, size_t n_bytes) {

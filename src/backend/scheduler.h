@@ -29,6 +29,9 @@ class scheduler {
   void plan(graph& g);
   // Plans g and keeps the buffers at least that large (call with the worst-case graph).
   void reserve(graph& g) { plan(g); }
+  // Dry run: the compute-buffer bytes each device would need for g, allocating nothing (the
+  // planner's estimate; weights and caches may sit on placeholder buffers).
+  std::vector<std::pair<device*, size_t>> measure(graph& g);
   // Host data into an input tensor of the planned graph (tf_input leaves).
   void set_input(tensor* t, const void* data, size_t n_bytes);
   // Runs the planned graph; returns when every device has finished.
@@ -73,6 +76,8 @@ class scheduler {
   std::deque<tensor> copies_pool_;                   // copy tensors of the current plan
   graph* planned_ = nullptr;
   std::vector<uint8_t> staging_;
+  bool dry_run_ = false;
+  std::vector<size_t> measured_;
   node_callback callback_ = nullptr;
   void* callback_user_ = nullptr;
 };

@@ -14,7 +14,7 @@ uint64_t kv_cache::layer_bytes(const model& m, uint32_t il, uint32_t n_ctx, dtyp
   return row_bytes(type_k, m.hp.n_embd_k_gqa(il)) * (uint64_t)n_ctx + row_bytes(type_v, m.hp.n_embd_v_gqa(il)) * (uint64_t)n_ctx;
 }
 
-kv_cache::kv_cache(const model& m, uint32_t n_ctx, dtype type_k, dtype type_v) : type_k_(type_k), type_v_(type_v) {
+kv_cache::kv_cache(const model& m, uint32_t n_ctx, dtype type_k, dtype type_v, bool allocate) : type_k_(type_k), type_v_(type_v) {
   if (n_ctx == 0) fail(error_kind::invalid_argument, "context size must be positive");
   if ((type_k != dtype::f32 && type_k != dtype::f16) || (type_v != dtype::f32 && type_v != dtype::f16))
     fail(error_kind::invalid_argument, "KV cache types must be f32 or f16");
@@ -45,7 +45,8 @@ kv_cache::kv_cache(const model& m, uint32_t n_ctx, dtype type_k, dtype type_v) :
     }
     std::unique_ptr<buffer> buf;
     try {
-      buf = bt->allocate(total);
+      if (!allocate) buf = std::make_unique<placeholder_buffer>(bt, total);
+      else buf = bt->allocate(total);
     } catch (const error& e) {
       fail(error_kind::out_of_memory, "{}: cannot allocate the {:.1f} MiB KV cache for {} cells: {}", dev->name(), total / 1048576.0,
            n_ctx, e.what());

@@ -19,7 +19,8 @@ class kv_cache {
  public:
   static constexpr int max_seqs = 64;
 
-  kv_cache(const model& m, uint32_t n_ctx, dtype type_k, dtype type_v);
+  // allocate false: the tensors sit on placeholder buffers (the planner's dry runs).
+  kv_cache(const model& m, uint32_t n_ctx, dtype type_k, dtype type_v, bool allocate = true);
 
   uint32_t size() const { return (uint32_t)cells_.size(); }
   tensor* k(uint32_t il) { return &k_[il]; }  // [n_embd_k_gqa, n_ctx]

@@ -155,7 +155,7 @@ void place_weights(model& m, declarer& d, const load_params& params) {
 
 }  // namespace
 
-std::unique_ptr<model> load_model(const std::string& path, const load_params& params) {
+std::unique_ptr<model> open_model(const std::string& path) {
   auto m = std::make_unique<model>();
   m->path = path;
   m->file = gguf::file::open(path);
@@ -165,6 +165,33 @@ std::unique_ptr<model> load_model(const std::string& path, const load_params& pa
   if (emb->ne[1] <= 0 || emb->ne[1] > (1 << 24)) fail(error_kind::bad_format, "{}: implausible vocabulary size {}", path, emb->ne[1]);
   m->hp.n_vocab = (uint32_t)emb->ne[1];
   m->hp.tied_output = m->file->find_tensor("output.weight") == nullptr;
+  return m;
+}
+
+std::unique_ptr<model> load_shape(const std::string& path, const placement& p) {
+  auto m = open_model(path);
+  m->place = p;
+  m->w.layers.resize(m->hp.n_layer);
+  declarer d(*m);
+  arch_for(m->hp.a).declare(d, m->hp, m->w);
+  for (auto& [dev, list] : d.by_device()) {
+    buffer_type* bt = dev->default_buffer_type();
+    std::vector<size_t> offs;
+    size_t size = 0;
+    for (auto& pd : list) {
+      size = (size + bt->alignment() - 1) / bt->alignment() * bt->alignment();
+      offs.push_back(size);
+      size += bt->alloc_size(*pd.t);
+    }
+    auto buf = std::make_unique<placeholder_buffer>(bt, size);
+    for (size_t k = 0; k < list.size(); ++k) buf->place(*list[k].t, offs[k]);
+    m->buffers().push_back(std::move(buf));
+  }
+  return m;
+}
+
+std::unique_ptr<model> load_model(const std::string& path, const load_params& params) {
+  auto m = open_model(path);
   m->voc = vocab::from_gguf(*m->file);
   if (m->voc->n_tokens() != (int32_t)m->hp.n_vocab)
     log_debug("{}: vocabulary has {} tokens, the embedding {} rows", path, m->voc->n_tokens(), m->hp.n_vocab);

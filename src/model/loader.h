@@ -23,6 +23,12 @@ struct load_params {
 // or misshapen tensor, unsupported tensor type, out of memory on a device.
 std::unique_ptr<model> load_model(const std::string& path, const load_params& params);
 
+// Reads a model's header (hyperparameters, vocabulary size) without its vocabulary or weights.
+std::unique_ptr<model> open_model(const std::string& path);
+// The model's weights declared under placement p on placeholder buffers (one per device, sized as
+// the loader would allocate): what the planner measures, with nothing read or allocated.
+std::unique_ptr<model> load_shape(const std::string& path, const placement& p);
+
 // Where layers go for a given offload: the last n_gpu layers on the GPUs (split evenly when there
 // are several), the output head with the last layer, the embedding lookup on the CPU.
 placement plan_placement(uint32_t n_layer, device* cpu, const std::vector<device*>& gpus, int n_gpu_layers);
