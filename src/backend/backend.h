@@ -30,7 +30,10 @@ struct device_props {
   std::string driver;              // e.g. "NVIDIA 560.35", "RADV", "llvmpipe"
   uint64_t peak_bandwidth = 0;     // bytes/s if known (benchmarks report the fraction reached), else 0
   uint64_t max_alloc_bytes = 0;    // largest single allocation
-  std::map<std::string, std::string> extra;  // backend-specific facts (subgroup size, coopmat, gfx target...)
+  // Backend-specific facts. Keys the hardware survey reads: pci_address ("0000:03:00.0"), vendor_id
+  // and device_id (hex), driver_version, api_version, arch ("gfx1100", "sm_90"), subgroup_size,
+  // fp16 / int8_dot / bf16 / coopmat ("1" or "0"); keys starting with "info." are shown as they are.
+  std::map<std::string, std::string> extra;
 };
 
 // One allocation on a device. Tensors placed in it have data = base() + offset; for device memory

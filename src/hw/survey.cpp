@@ -158,6 +158,7 @@ survey_options default_survey_options() {
   survey_options o;
   o.paths = hw_paths::from_env();
   o.view_providers = registered_view_providers();
+  o.view_providers.push_back(backend_device_views);  // the loaded backend modules' devices
   o.hip_build_targets = split_semicolons(HEARTH_HW_HIP_TARGETS);
   o.query_cpu_backend = true;
   return o;

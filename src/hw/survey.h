@@ -275,6 +275,9 @@ survey_options default_survey_options();
 // Process-wide view providers: the backend layer's adapter registers one per API at start-up.
 void register_view_provider(view_provider p);
 std::vector<view_provider> registered_view_providers();
+// The provider of the backend modules (Vulkan, CUDA, ROCm devices in the registry); part of the
+// default options.
+std::vector<api_device_view> backend_device_views();
 
 hw_survey run_survey(const survey_options& opts);
 
