@@ -3,12 +3,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "backends/cpu/ops/ops.h"
 #include "backends/cpu/thread_pool.h"
@@ -84,6 +89,62 @@ device_memory host_memory() {
   return m;
 }
 
+// HEARTH_PROFILE=1: wall time of every op (thread 0's clock between the barriers that end each op),
+// summed by op and weight (layers merged: "mul_mat q4_K ffn_up"), printed to stderr at exit with
+// the bandwidth of each product's weight bytes.
+class op_profile {
+ public:
+  static op_profile* get() {
+    static op_profile* p = [] {
+      const char* e = std::getenv("HEARTH_PROFILE");
+      return e && *e && std::strcmp(e, "0") != 0 ? new op_profile() : nullptr;
+    }();
+    return p;
+  }
+  void add(const tensor& n, double seconds) {
+    std::string key = op_name(n.op);
+    uint64_t bytes = 0;
+    if ((n.op == op::mul_mat || n.op == op::mul_mat_id) && n.src[0]) {
+      std::string w = n.src[0]->name;
+      if (w.rfind("blk.", 0) == 0 && w.find('.', 4) != std::string::npos) w = w.substr(w.find('.', 4) + 1);
+      key += fmt::format(" {} {} N={}", dtype_name(n.src[0]->type), w, n.src[1] ? n.src[1]->ne[1] : 0);
+      if (n.src[0]->flags & tf_weight) bytes = n.src[0]->nbytes();
+    } else if (n.op == op::attention && n.src[1]) {
+      key += fmt::format(" N={}", n.src[0]->ne[2]);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& e = rows_[key];
+    e.count++;
+    e.seconds += seconds;
+    e.bytes += bytes;
+  }
+  ~op_profile() {
+    std::vector<std::pair<std::string, row>> v(rows_.begin(), rows_.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    for (auto& [k, r] : v) total += r.seconds;
+    std::fprintf(stderr, "\n%-48s %8s %10s %9s %6s %8s\n", "op (HEARTH_PROFILE)", "count", "total ms", "avg us", "%", "GB/s");
+    for (auto& [k, r] : v)
+      std::fprintf(stderr, "%-48s %8llu %10.2f %9.1f %6.1f %8s\n", k.c_str(), (unsigned long long)r.count, r.seconds * 1e3,
+                   r.seconds * 1e6 / (double)r.count, 100.0 * r.seconds / total,
+                   r.bytes ? fmt::format("{:.1f}", (double)r.bytes / r.seconds / 1e9).c_str() : "");
+    std::fprintf(stderr, "%-48s %8s %10.2f\n", "total", "", total * 1e3);
+  }
+
+ private:
+  struct row {
+    uint64_t count = 0;
+    double seconds = 0;
+    uint64_t bytes = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, row> rows_;
+};
+// Printed when the program exits.
+struct op_profile_printer {
+  ~op_profile_printer() { delete op_profile::get(); }
+} g_op_profile_printer;
+
 class cpu_stream final : public stream {
  public:
   cpu_stream(int n_threads, repack_cache* cache) : pool_(n_threads), cache_(cache) {}
@@ -97,20 +158,33 @@ class cpu_stream final : public stream {
     // Weights get their repacked copy the first time a product reads them (later runs only look up).
     for (tensor* n : nodes)
       if ((n->op == op::mul_mat || n->op == op::mul_mat_id) && (n->src[0]->flags & tf_weight)) cache_->prepare(*n->src[0], nth);
+    op_profile* prof = op_profile::get();
+    if (prof) times_.assign(nodes.size(), 0.0);
     pool_.run([&](int ith) {
       compute_ctx ctx{ith, nth, &pool_, work, need, cache_};
-      for (tensor* n : nodes) {
+      auto t0 = std::chrono::steady_clock::now();
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        tensor* n = nodes[i];
         if (n->op == op::view || n->op == op::none) continue;
         compute_node(ctx, *n);
         pool_.barrier();
+        if (prof && ith == 0) {
+          const auto t1 = std::chrono::steady_clock::now();
+          times_[i] = std::chrono::duration<double>(t1 - t0).count();
+          t0 = t1;
+        }
       }
     });
+    if (prof)
+      for (size_t i = 0; i < nodes.size(); ++i)
+        if (nodes[i]->op != op::view && nodes[i]->op != op::none) prof->add(*nodes[i], times_[i]);
   }
   void synchronize() override {}
 
  private:
   thread_pool pool_;
   std::vector<uint8_t> work_;
+  std::vector<double> times_;  // HEARTH_PROFILE: per node
   repack_cache* cache_;
 };
 

@@ -1,47 +1,60 @@
 // Fused attention over the KV cache: scores, optional soft-cap, mask, softmax and the weighted sum
-// of values, one (token, head) pair at a time, with f32 or f16 cache storage.
+// of values, with f32 or f16 cache storage.
+//
+// Work items are (KV head, block of query tokens). An item converts the cache rows its queries can
+// see to f32 once (K as rows, V transposed), then runs two small f32 matrix products with the CPU
+// matrix kernels: scores S = K x Q for every query of the block (the tokens times the query heads
+// sharing the KV head), and out = V^T x softmax(S). A prompt of n tokens thus converts each cache
+// row n / block times instead of n x heads times, and the products run at SIMD speed.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <vector>
 
+#include "backends/cpu/kernels/qkernels.h"
+#include "backends/cpu/kernels/vec_ops.h"
 #include "backends/cpu/ops/ops.h"
-#include "core/fp16.h"
 
 namespace hearth::cpu {
 
+namespace {
+
+constexpr float k_neg_inf = -std::numeric_limits<float>::infinity();
+
+size_t align64(size_t x) { return (x + 63) / 64 * 64; }
+
+// Queries per item: the tokens of a block times the heads of a group, about 64 columns.
+int64_t token_block(int64_t n_tok, int64_t group, int64_t n_kv_head, int nth) {
+  int64_t tb = std::max<int64_t>(1, std::min<int64_t>(n_tok, 64 / std::max<int64_t>(1, group)));
+  // Enough items for every thread (a few each: later blocks of a causal prompt cost more).
+  while (tb > 1 && n_kv_head * ((n_tok + tb - 1) / tb) < 4 * (int64_t)nth) tb = (tb + 1) / 2;
+  return tb;
+}
+
+struct att_layout {
+  size_t kf, vt, qp, s, pp, o, scr, total;
+  att_layout(const mm_kernels& k, int64_t n_kv, int64_t hd, int64_t hd_v, int64_t nq) {
+    kf = 0;                                                   // K rows as f32 [n_kv][hd]
+    vt = kf + align64((size_t)(n_kv * hd) * 4);               // V transposed [hd_v][n_kv]
+    qp = vt + align64((size_t)(n_kv * hd_v) * 4);             // packed queries
+    s = qp + align64(k.act_bytes(hd, nq));                    // scores, then probabilities [nq][n_kv]
+    pp = s + align64((size_t)(nq * n_kv) * 4);                // packed probabilities
+    o = pp + align64(k.act_bytes(n_kv, nq));                  // outputs [nq][hd_v]
+    scr = o + align64((size_t)(nq * hd_v) * 4);               // product scratch
+    total = scr + align64(std::max(k.scratch_bytes(hd, nq), k.scratch_bytes(n_kv, nq)));
+  }
+};
+
+}  // namespace
+
 size_t attention_work_size(const tensor& dst, int nth) {
+  const tensor& q = *dst.src[0];
   const tensor& k = *dst.src[1];
   const tensor& v = *dst.src[2];
-  // per thread: scores over the cache, plus a head of q/k/v converted to f32
-  return (size_t)nth * (size_t)(k.ne[2] + k.ne[0] + v.ne[0] * 2 + 64) * sizeof(float);
+  const int64_t group = q.ne[1] / k.ne[1];
+  const int64_t nq = token_block(q.ne[2], group, k.ne[1], nth) * group;
+  return (size_t)nth * att_layout(kernels_for_type(dtype::f32), k.ne[2], q.ne[0], v.ne[0], nq).total;
 }
-
-namespace {
-float dot_f32(const float* a, const float* b, int64_t n) {
-  // Eight independent accumulators let the compiler vectorise without reassociation flags.
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = 0.0f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-void axpy_f32(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
-inline void load_row(const tensor& t, int64_t i1, int64_t i2, float* out) {
-  const uint8_t* p = row_ptr(t, i1, i2);
-  if (t.type == dtype::f32) std::memcpy(out, p, (size_t)t.ne[0] * 4);
-  else {
-    const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
-    for (int64_t i = 0; i < t.ne[0]; ++i) out[i] = f16_to_f32(h[i]);
-  }
-}
-}  // namespace
 
 void op_attention(const compute_ctx& ctx, tensor& dst) {
   const tensor& q = *dst.src[0];
@@ -52,49 +65,77 @@ void op_attention(const compute_ctx& ctx, tensor& dst) {
   const int64_t hd = q.ne[0], hd_v = v.ne[0], n_head = q.ne[1], n_tok = q.ne[2];
   const int64_t n_kv = k.ne[2], n_kv_head = k.ne[1];
   const int64_t group = n_head / n_kv_head;
-  float* scratch = reinterpret_cast<float*>(ctx.work) + (size_t)ctx.ith * (size_t)(n_kv + hd + hd_v * 2 + 64);
-  float* scores = scratch;
-  float* krow = scores + n_kv;
-  float* acc = krow + hd;
-  float* vrow = acc + hd_v;
-  int64_t b, e;
-  thread_range(n_tok * n_head, ctx.ith, ctx.nth, b, e);
-  for (int64_t w = b; w < e; ++w) {
-    const int64_t t = w / n_head, h = w % n_head, kh = h / group;
-    const float* qv = reinterpret_cast<const float*>(row_ptr(q, h, t));
-    const float* m = reinterpret_cast<const float*>(row_ptr(mask, t));
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < n_kv; ++j) {
-      if (m[j] == -std::numeric_limits<float>::infinity()) { scores[j] = m[j]; continue; }
-      float s;
-      if (k.type == dtype::f32) s = dot_f32(qv, reinterpret_cast<const float*>(row_ptr(k, kh, j)), hd);
-      else { load_row(k, kh, j, krow); s = dot_f32(qv, krow, hd); }
-      s *= scale;
-      if (cap > 0.0f) s = cap * std::tanh(s / cap);
-      s += m[j];
-      scores[j] = s;
-      mx = std::max(mx, s);
+  const int64_t tb = token_block(n_tok, group, n_kv_head, ctx.nth);
+  const int64_t nq_max = tb * group;
+  const mm_kernels& kf32 = kernels_for_type(dtype::f32);
+  const vec_ops& vops = active_vec_ops();
+  const mm_kernels& kconv_k = kernels_for_type(k.type);
+  const mm_kernels& kconv_v = kernels_for_type(v.type);
+  const att_layout L(kf32, n_kv, hd, hd_v, nq_max);
+  uint8_t* base = ctx.work + L.total * (size_t)ctx.ith;
+  float* kf = reinterpret_cast<float*>(base + L.kf);
+  float* vt = reinterpret_cast<float*>(base + L.vt);
+  uint8_t* qp = base + L.qp;
+  float* sc = reinterpret_cast<float*>(base + L.s);
+  uint8_t* pp = base + L.pp;
+  float* o = reinterpret_cast<float*>(base + L.o);
+  uint8_t* scr = base + L.scr;
+  float* vrow = o;  // V rows are staged in the output area before the product overwrites it
+
+  const int64_t n_blocks = (n_tok + tb - 1) / tb;
+  // Items interleaved over threads: a causal prompt's later blocks (more keys) are spread evenly.
+  for (int64_t item = ctx.ith; item < n_kv_head * n_blocks; item += ctx.nth) {
+    const int64_t kh = item % n_kv_head, t0 = (item / n_kv_head) * tb, t1 = std::min(n_tok, t0 + tb);
+    const int64_t nq = (t1 - t0) * group;
+    // Keys any query of the block may see.
+    int64_t j0 = n_kv, j1 = 0;
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* m = reinterpret_cast<const float*>(row_ptr(mask, t));
+      int64_t a = 0, b = n_kv;
+      while (a < b && m[a] == k_neg_inf) ++a;
+      while (b > a && m[b - 1] == k_neg_inf) --b;
+      if (a < b) {
+        j0 = std::min(j0, a);
+        j1 = std::max(j1, b);
+      }
     }
-    std::memset(acc, 0, (size_t)hd_v * 4);
-    float* out = row_f32(dst, h, t);
-    if (mx == -std::numeric_limits<float>::infinity()) {  // fully masked row: no keys to attend to
-      std::memcpy(out, acc, (size_t)hd_v * 4);
+    if (j0 >= j1) {  // every query fully masked: no keys to attend to
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t h = kh * group; h < (kh + 1) * group; ++h) std::memset(row_f32(dst, h, t), 0, (size_t)hd_v * 4);
       continue;
     }
-    double sum = 0.0;
-    for (int64_t j = 0; j < n_kv; ++j) {
-      const float p = scores[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(scores[j] - mx);
-      scores[j] = p;
-      sum += p;
+    const int64_t nk = j1 - j0;
+    for (int64_t j = j0; j < j1; ++j) {
+      kconv_k.dequantize(row_ptr(k, kh, j), kf + (size_t)(j - j0) * hd, hd);
+      kconv_v.dequantize(row_ptr(v, kh, j), vrow, hd_v);
+      for (int64_t d = 0; d < hd_v; ++d) vt[(size_t)d * nk + (j - j0)] = vrow[d];
     }
-    const float inv = (float)(1.0 / sum);
-    for (int64_t j = 0; j < n_kv; ++j) {
-      if (scores[j] == 0.0f) continue;
-      const float p = scores[j] * inv;
-      if (v.type == dtype::f32) axpy_f32(p, reinterpret_cast<const float*>(row_ptr(v, kh, j)), acc, hd_v);
-      else { load_row(v, kh, j, vrow); axpy_f32(p, vrow, acc, hd_v); }
+    // Query column n: token t0 + n / group, head kh * group + n % group.
+    for (int64_t n = 0; n < nq; ++n)
+      kf32.pack_act(reinterpret_cast<const float*>(row_ptr(q, kh * group + n % group, t0 + n / group)), hd, n, nq, qp);
+    kf32.rows(kf, (size_t)hd * 4, hd, 0, nk, qp, nq, sc, (size_t)nk, scr);
+    for (int64_t n = 0; n < nq; ++n) {
+      float* s = sc + (size_t)n * nk;
+      const float* m = reinterpret_cast<const float*>(row_ptr(mask, t0 + n / group)) + j0;
+      float mx = k_neg_inf;
+      for (int64_t j = 0; j < nk; ++j) {
+        float x = s[j] * scale;
+        if (cap > 0.0f) x = cap * std::tanh(x / cap);
+        x = m[j] == k_neg_inf ? k_neg_inf : x + m[j];
+        s[j] = x;
+        mx = std::max(mx, x);
+      }
+      if (mx == k_neg_inf) {
+        std::memset(s, 0, (size_t)nk * 4);
+      } else {
+        const double sum = vops.exp_shift_sum(s, nk, mx);
+        const float inv = (float)(1.0 / sum);
+        for (int64_t j = 0; j < nk; ++j) s[j] *= inv;
+      }
+      kf32.pack_act(s, nk, n, nq, pp);
     }
-    std::memcpy(out, acc, (size_t)hd_v * 4);
+    kf32.rows(vt, (size_t)nk * 4, nk, 0, hd_v, pp, nq, o, (size_t)hd_v, scr);
+    for (int64_t n = 0; n < nq; ++n) std::memcpy(row_f32(dst, kh * group + n % group, t0 + n / group), o + (size_t)n * hd_v, (size_t)hd_v * 4);
   }
 }
 

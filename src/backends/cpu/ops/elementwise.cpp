@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "backends/cpu/kernels/vec_ops.h"
 #include "backends/cpu/ops/ops.h"
 #include "core/fp16.h"
 
@@ -74,9 +75,14 @@ void op_unary(const compute_ctx& ctx, tensor& dst) {
   const tensor& a = *dst.src[0];
   const float p0 = dst.p.f(0), p1 = dst.p.f(1);
   if (dst.op == op::gelu) gelu_table();
+  const vec_ops& vops = active_vec_ops();
   for_rows(ctx, dst, [&](int64_t i1, int64_t i2, int64_t i3) {
     const uint8_t* x = row_ptr(a, i1, i2, i3);
     float* out = row_f32(dst, i1, i2, i3);
+    if (dst.op == op::silu && a.nb[0] == 4) {
+      vops.silu(reinterpret_cast<const float*>(x), out, dst.ne[0]);
+      return;
+    }
     for (int64_t i = 0; i < dst.ne[0]; ++i) {
       float v;
       std::memcpy(&v, x + i * a.nb[0], 4);
@@ -97,10 +103,15 @@ void op_glu(const compute_ctx& ctx, tensor& dst) {
   const tensor& u = *dst.src[1];
   const bool is_gelu = dst.p.i(0) == 1;
   if (is_gelu) gelu_table();
+  const vec_ops& vops = active_vec_ops();
   for_rows(ctx, dst, [&](int64_t i1, int64_t i2, int64_t i3) {
     const uint8_t* gp = row_ptr(g, i1, i2, i3);
     const uint8_t* up = row_ptr(u, i1, i2, i3);
     float* out = row_f32(dst, i1, i2, i3);
+    if (!is_gelu && g.nb[0] == 4 && u.nb[0] == 4) {
+      vops.swiglu(reinterpret_cast<const float*>(gp), reinterpret_cast<const float*>(up), out, dst.ne[0]);
+      return;
+    }
     for (int64_t i = 0; i < dst.ne[0]; ++i) {
       float gv, uv;
       std::memcpy(&gv, gp + i * g.nb[0], 4);

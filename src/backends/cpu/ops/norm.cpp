@@ -1,7 +1,9 @@
 // Normalisation: rms_norm, norm (layer norm without affine), softmax with mask and scale.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/kernels/vec_ops.h"
 #include "backends/cpu/ops/ops.h"
 
 namespace hearth::cpu {
@@ -54,6 +56,7 @@ void op_softmax(const compute_ctx& ctx, tensor& dst) {
   const tensor* mask = dst.src[1];
   const float scale = dst.p.f(0);
   const int64_t n = dst.ne[0];
+  const vec_ops& vops = active_vec_ops();
   for_rows(ctx, dst, [&](int64_t i1, int64_t i2, int64_t i3) {
     const float* x = reinterpret_cast<const float*>(row_ptr(a, i1, i2, i3));
     const float* m = mask ? reinterpret_cast<const float*>(row_ptr(*mask, i1)) : nullptr;
@@ -63,12 +66,8 @@ void op_softmax(const compute_ctx& ctx, tensor& dst) {
       y[i] = x[i] * scale + (m ? m[i] : 0.0f);
       mx = std::max(mx, y[i]);
     }
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = y[i] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(y[i] - mx);
-      y[i] = v;
-      sum += v;
-    }
+    const double sum = mx == -std::numeric_limits<float>::infinity() ? 0.0 : vops.exp_shift_sum(y, n, mx);
+    if (sum == 0.0) std::fill(y, y + n, 0.0f);
     const float inv = sum > 0.0 ? (float)(1.0 / sum) : 0.0f;
     for (int64_t i = 0; i < n; ++i) y[i] *= inv;
   });
