@@ -1,5 +1,7 @@
 #include "backends/cpu/kernels/tensor_ops.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,17 @@ namespace hearth::cpu {
 namespace {
 
 size_t align64(size_t x) { return (x + 63) / 64 * 64; }
+
+// Repacked weights are streamed once per token: large ones go on 2 MiB pages, so the hardware
+// prefetchers are not stopped at every 4 KiB page boundary and the TLB covers the whole stream.
+void* alloc_weights(size_t bytes) {
+  constexpr size_t huge = size_t(2) << 20;
+  if (bytes < 2 * huge) return std::aligned_alloc(64, align64(std::max<size_t>(bytes, 64)));
+  const size_t n = (bytes + huge - 1) / huge * huge;
+  void* p = std::aligned_alloc(huge, n);
+  if (p) ::madvise(p, n, MADV_HUGEPAGE);
+  return p;
+}
 
 const uint8_t* raw(const tensor& t) { return static_cast<const uint8_t*>(t.data); }
 uint8_t* raw(tensor& t) { return static_cast<uint8_t*>(t.data); }
@@ -39,7 +52,7 @@ bool repack_cache::prepare(const tensor& w, int n_threads) {
   if (K % block_size(w.type) != 0) return false;
   const size_t per = k.repacked_bytes(M, K);
   const size_t total = (per * (size_t)n_mat + 63) / 64 * 64;
-  auto* data = static_cast<uint8_t*>(std::aligned_alloc(64, std::max<size_t>(total, 64)));
+  auto* data = static_cast<uint8_t*>(alloc_weights(total));
   if (!data) fail(error_kind::out_of_memory, "cpu: cannot allocate {:.1f} MiB for repacked weights {}", total / 1048576.0, w.name);
   const int64_t panels = (M + k.rows_per_panel - 1) / k.rows_per_panel;
   const int nth = (int)std::max<int64_t>(1, std::min<int64_t>(n_threads, panels * n_mat));
