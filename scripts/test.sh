@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 scripts/setup-deps.sh
 [ -f tests/package.json ] && (cd tests && npm ci --no-audit --no-fund --silent)
+# The web UI's npm packages (esbuild, preact, marked, highlight.js; playwright-core for its test).
+(cd apps/server/web && npm ci --no-audit --no-fund --silent)
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/hearth-ccache} CCACHE_BASEDIR=$PWD CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 

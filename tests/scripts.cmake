@@ -41,3 +41,20 @@ find_package(Python3 COMPONENTS Interpreter REQUIRED)
 add_test(NAME layers.check COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/check_layers.py ${PROJECT_SOURCE_DIR})
 set_tests_properties(layers.check PROPERTIES LABELS layers)
 # --- end cli
+
+# --- web (tests/web): the web UI in headless Chromium (playwright-core from apps/server/web's npm
+# packages) against the real `hearth serve`; screenshots go to <build>/test-artifacts/web. Skips
+# (77) without chromium, node, those packages, `hearth serve` or the embedded UI.
+if(TARGET hearth AND NOT HEARTH_SANITIZE)
+  find_program(HEARTH_TEST_NODE node)
+  if(HEARTH_TEST_NODE)
+    add_test(NAME web.e2e
+             COMMAND ${HEARTH_TEST_NODE} ${PROJECT_SOURCE_DIR}/tests/web/e2e.mjs --hearth $<TARGET_FILE:hearth>
+                     --data ${PROJECT_SOURCE_DIR}/tests/data --web-dir ${PROJECT_SOURCE_DIR}/apps/server/web
+                     --artifacts ${CMAKE_BINARY_DIR}/test-artifacts/web)
+  else()
+    add_test(NAME web.e2e COMMAND sh -c "echo 'SKIP: node is not installed'; exit 77")
+  endif()
+  set_tests_properties(web.e2e PROPERTIES LABELS web SKIP_RETURN_CODE 77 TIMEOUT 600)
+endif()
+# --- end web
