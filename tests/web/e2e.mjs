@@ -109,6 +109,9 @@ function assert(cond, msg) {
 }
 const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: false });
 
+// New browser contexts start with short answers (the bundled model tells long stories).
+const short_answers = (c) => c.addInitScript(() => localStorage.getItem('hearth.sampling') || localStorage.setItem('hearth.sampling', JSON.stringify({ max_tokens: 40 })));
+
 // Every request a page makes, to check that none leaves the server's origin.
 const requests = [];
 function watch(page) {
@@ -299,6 +302,55 @@ await test('switch theme (kept across reloads)', async () => {
   assert((await bg()) === light, 'back to the light theme');
 });
 
+await test('markdown: code highlighted with a copy button, model HTML shown as text', async () => {
+  // A stored chat whose answer holds what a model might write (the bundled model writes only stories).
+  const answer = [
+    '# Title',
+    'Some **bold** text, `inline code` and a [link](https://example.com) and [bad](javascript:alert(1)).',
+    '<img src="http://evil.invalid/a.png" onerror="window.__pwned=1"> <script>window.__pwned=2</script>',
+    '![picture](http://evil.invalid/b.png)',
+    '```python',
+    'def add(a, b):',
+    '    return a + b  # sum',
+    '```',
+    '| a | b |',
+    '|---|---|',
+    '| 1 | 2 |',
+  ].join('\n');
+  // Added as the next document starts (the page saves its own list as it unloads).
+  await page.addInitScript((answer) => {
+    if (sessionStorage.getItem('md-seeded')) return;
+    sessionStorage.setItem('md-seeded', '1');
+    const list = JSON.parse(localStorage.getItem('hearth.conversations.v1') || '[]');
+    list.unshift({ id: 'md-test', title: 'Markdown test', created: Date.now(), updated: Date.now(), model: '', system: '', messages: [
+      { role: 'user', content: 'Show me some code' },
+      { role: 'assistant', content: answer, stats: { ttft_ms: 12, tok_s: 34.5, n_tokens: 56, finish: 'stop' } },
+    ] });
+    localStorage.setItem('hearth.conversations.v1', JSON.stringify(list));
+  }, answer);
+  await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.base });
+  await page.reload();
+  await page.locator('.conv-title', { hasText: 'Markdown test' }).click();
+  const md = assistant(page).last().locator('.markdown');
+  await md.locator('h1', { hasText: 'Title' }).waitFor();
+  assert((await md.locator('strong').innerText()) === 'bold', 'bold text');
+  assert((await md.locator('table td').count()) === 2, 'a table');
+  assert((await md.locator('img').count()) === 0, 'no image element: neither raw HTML nor Markdown images load anything');
+  assert((await md.innerText()).includes('<img src="http://evil.invalid/a.png"'), 'raw HTML is shown as text');
+  assert((await page.evaluate(() => window.__pwned)) === undefined, 'no script from the answer ran');
+  const hrefs = await md.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert(hrefs.includes('https://example.com') && !hrefs.some((h) => h.startsWith('javascript')), `safe links only: ${hrefs}`);
+  const code = md.locator('.code-block');
+  assert((await code.locator('.code-lang').innerText()) === 'python', 'the code block names its language');
+  assert((await code.locator('.hljs-keyword').count()) >= 1 && (await code.locator('.hljs-comment').count()) === 1, 'the code is highlighted');
+  await code.getByRole('button', { name: 'Copy code' }).click();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert(copied === 'def add(a, b):\n    return a + b  # sum', `the copy button copies the code: ${JSON.stringify(copied)}`);
+  await shot(page, '08b-markdown');
+  await page.getByRole('button', { name: 'Delete chat Markdown test' }).click();
+  await page.getByRole('button', { name: 'Delete?' }).click();
+});
+
 await test('hardware and downloads panels', async () => {
   await page.getByRole('button', { name: 'Hardware' }).click();
   const d = page.locator('#hardware-dialog');
@@ -315,6 +367,7 @@ await test('hardware and downloads panels', async () => {
 
 await test('narrow 390-px window', async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  await short_answers(phone);
   const p = await phone.newPage();
   watch(p);
   await p.goto(srv.base + '/');
@@ -335,6 +388,13 @@ await test('narrow 390-px window', async () => {
   assert(b && b.x >= 0 && b.x + b.width <= 390, 'the answer fits the width');
   assert((await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)) <= 0, 'still no horizontal scrolling');
   await shot(p, '13-narrow-answer');
+  await p.getByRole('button', { name: 'Chats' }).tap();
+  await p.locator('#sidebar').getByRole('button', { name: 'Chat settings' }).tap();
+  const sd = p.locator('#settings-dialog');
+  await sd.getByLabel('System prompt').waitFor();
+  const db = await sd.boundingBox();
+  assert(db && db.x >= 0 && db.x + db.width <= 390, 'the settings dialog fits the width');
+  await sd.getByRole('button', { name: 'Close' }).tap();
   await p.getByTestId('model-button').tap();
   await p.locator('#models-dialog').getByTestId('loaded-model').first().waitFor();
   await shot(p, '14-narrow-models');
@@ -343,6 +403,7 @@ await test('narrow 390-px window', async () => {
 
 await test('keyboard only', async () => {
   const kb = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  await short_answers(kb);
   const p = await kb.newPage();
   watch(p);
   await p.goto(srv.base + '/');

@@ -13,6 +13,7 @@ import {
   load_theme,
   new_conversation,
   save_conversations,
+  save_default_sampling,
   save_pref,
   save_theme,
   title_from,
@@ -398,7 +399,11 @@ function App() {
         />
       </Dialog>
       <Dialog id="settings-dialog" title="Chat settings" open={panel === 'settings' && !!active} on_close={() => set_panel(null)}>
-        {active && <SettingsPanel conv={active} models={loaded_ids} on_change={(p) => update(active.id, (c) => ({ ...c, ...p }))} />}
+        {active && <SettingsPanel conv={active} models={loaded_ids} on_change={(p) => {
+              if (p.sampling) save_default_sampling(p.sampling);
+              update(active.id, (c) => ({ ...c, ...p }));
+            }}
+          />}
       </Dialog>
       <Dialog id="hardware-dialog" title="Hardware" open={panel === 'hardware'} on_close={() => set_panel(null)} wide>
         <HardwarePanel />

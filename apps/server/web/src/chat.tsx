@@ -98,7 +98,9 @@ function MessageView(props: {
                 props.on_edit(props.index, draft);
               }
             }}
-            ref={(el) => el && el.focus()}
+            ref={(el) => {
+              el?.focus();
+            }}
           />
           <div class="row">
             <button type="submit" class="primary">
@@ -221,7 +223,7 @@ export function ChatView(props: {
           ref={input}
           id="composer-input"
           aria-label="Message"
-          placeholder={props.model ? `Message ${props.model} (Enter to send, Shift+Enter for a new line)` : 'Choose a model first, then type here'}
+          placeholder={props.model ? 'Message (Enter sends, Shift+Enter starts a new line)' : 'Choose a model first, then type here'}
           rows={Math.min(8, Math.max(2, text.split('\n').length))}
           value={text}
           onInput={(e) => set_text((e.target as HTMLTextAreaElement).value)}

@@ -41,6 +41,19 @@ export function new_id(): string {
   return Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
 }
 
+// Sampling for new chats: the last settings changed in any chat.
+export function load_default_sampling(): Sampling {
+  try {
+    return { ...default_sampling(), ...JSON.parse(localStorage.getItem('hearth.sampling') || '{}') };
+  } catch {
+    return default_sampling();
+  }
+}
+
+export function save_default_sampling(s: Sampling) {
+  localStorage.setItem('hearth.sampling', JSON.stringify(s));
+}
+
 // A new chat starts with the system prompt and sampling of `like` (the chat open before it).
 export function new_conversation(model: string, like?: Conversation | null): Conversation {
   const now = Date.now();
@@ -51,7 +64,7 @@ export function new_conversation(model: string, like?: Conversation | null): Con
     updated: now,
     model,
     system: like?.system ?? '',
-    sampling: like ? { ...like.sampling } : default_sampling(),
+    sampling: like ? { ...like.sampling } : load_default_sampling(),
     messages: [],
   };
 }
