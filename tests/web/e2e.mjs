@@ -38,7 +38,8 @@ try {
   skip(`playwright-core is not installed: run npm ci in ${web_dir}`);
 }
 if (!fs.existsSync(hearth)) skip(`no hearth binary at ${hearth}`);
-if (spawnSync(hearth, ['serve', '--help']).status !== 0) skip('this hearth has no serve command');
+const serve_help = spawnSync(hearth, ['serve', '--help'], { encoding: 'utf8' });
+if (serve_help.status !== 0 || !serve_help.stdout.includes('--port')) skip('this hearth has no serve command');
 if (!fs.existsSync(model)) skip(`no model at ${model}`);
 
 fs.mkdirSync(artifacts, { recursive: true });
