@@ -88,6 +88,7 @@ class bench_command : public command {
 
   void setup(CLI::App& app) override {
     args_.add_to(app);
+    app.add_option("--backend", args_.device_name, "Same as --device: cpu, vulkan[:N], cuda[:N], rocm[:N]");
     app.add_option("-p,--n-prompt", n_prompt_, "Prompt lengths to test (comma-separated; 0: none)")->delimiter(',');
     app.add_option("-n,--n-gen", n_gen_, "Generation lengths to test (comma-separated; 0: none)")->delimiter(',');
     app.add_option("-r,--repetitions", reps_, "Repetitions of each test")->check(CLI::Range(1, 1000));
@@ -205,7 +206,14 @@ class bench_command : public command {
       const int64_t ft = m->file->get_int("general.file_type", -1);
       for (const auto& n : synth::file_type_names())
         if ((int64_t)synth::find_file_type(n)->id == ft) return n;
-      return std::string("?");
+      // No (known) file type: name the type holding most of the bytes.
+      std::map<std::string, uint64_t> by;
+      for (const auto& t : m->file->tensors()) by[dtype_name(t.type)] += t.size;
+      std::string best = "?";
+      uint64_t most_bytes = 0;
+      for (const auto& [n, b] : by)
+        if (b > most_bytes) { most_bytes = b; best = n; }
+      return best;
     }();
     std::string model_desc = fmt::format("{} {}", arch_name(m->hp.a), type_name);
     const double size = (double)m->file->tensor_data_bytes();

@@ -1,19 +1,17 @@
 // Data movement (get_rows is in kernels/tensor_ops.cpp): set_rows (KV-cache writes), cpy, cont.
 #include <cstring>
 
+#include "backends/cpu/kernels/qkernels.h"
 #include "backends/cpu/ops/ops.h"
 #include "core/fp16.h"
 
 namespace hearth::cpu {
 
 namespace {
+// f16 rows through the kernels' rounding (F16C where the CPU has it; round to nearest even either way).
 void store_row(dtype t, const float* src, uint8_t* dst, int64_t n) {
-  if (t == dtype::f32) {
-    std::memcpy(dst, src, (size_t)n * 4);
-  } else {
-    auto* h = reinterpret_cast<uint16_t*>(dst);
-    for (int64_t i = 0; i < n; ++i) h[i] = f32_to_f16(src[i]);
-  }
+  if (t == dtype::f32) std::memcpy(dst, src, (size_t)n * 4);
+  else kernels_for_type(dtype::f16).quantize_act(src, dst, n);
 }
 }  // namespace
 
