@@ -1,0 +1,84 @@
+#version 460
+// Rounds the activations B of a matrix product to vec_dot_type(A) exactly as the CPU reference
+// does (q8_0 / q8_1 / q8_K blocks, f16, bf16) and writes them back as floats, contiguous rows of
+// u[0] (K rounded up to 16, zero padded) at aux[0]. For q8_1, aux[1] receives each block's f16 sum.
+#include "common.glsl"
+layout(local_size_x = 256) in;
+
+#if defined(ACT_Q8_0) || defined(ACT_Q8_1)
+#define BLKA 32u
+#elif defined(ACT_Q8_K)
+#define BLKA 256u
+#endif
+
+shared float sh_a[256];
+shared float sh_x[256];
+shared uint sh_i[256];
+
+void main() {
+  const tdesc B = ARGS.t[1];
+  const uint Kp = ARGS.u[0], K = B.ne[0];
+  const uint n_rows = B.ne[1] * B.ne[2] * B.ne[3];
+  const uint wg = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+  const uint tid = gl_LocalInvocationID.x;
+  if (wg * 256u >= n_rows * Kp) return;
+  const uint e = wg * 256u + tid;
+  const uint r = e / Kp, k = e % Kp;
+  const bool valid = r < n_rows && k < K;
+  float x = 0.0;
+  if (valid) {
+    const uint i1 = r % B.ne[1], i2 = (r / B.ne[1]) % B.ne[2], i3 = r / (B.ne[1] * B.ne[2]);
+    x = ld_f32(elem_addr(B, k, i1, i2, i3));
+  }
+  float y;
+#if defined(ACT_F32)
+  y = x;
+#elif defined(ACT_F16)
+  y = round_f16(x);
+#elif defined(ACT_BF16)
+  y = bf2f(f2bf(x));
+#else
+  const uint base = tid - tid % BLKA;
+  sh_a[tid] = abs(x);
+  sh_x[tid] = x;
+  barrier();
+  for (uint s = BLKA / 2u; s > 0u; s >>= 1) {
+    if (tid % BLKA < s) sh_a[tid] = max(sh_a[tid], sh_a[tid + s]);
+    barrier();
+  }
+  const float amax = sh_a[base];
+#if defined(ACT_Q8_K)
+  // The signed value of the first element with the largest magnitude.
+  sh_i[tid] = abs(x) == amax ? tid : 0xffffffffu;
+  barrier();
+  for (uint s = BLKA / 2u; s > 0u; s >>= 1) {
+    if (tid % BLKA < s) sh_i[tid] = min(sh_i[tid], sh_i[tid + s]);
+    barrier();
+  }
+  const float mx = sh_x[sh_i[base]];
+  if (amax == 0.0) {
+    y = 0.0;
+  } else {
+    const float iscale = div_rn(-127.0, mx);
+    const int q = clamp(int(roundEven(iscale * x)), -128, 127);
+    y = div_rn(1.0, iscale) * float(q);
+  }
+#else
+  const float d = div_rn(amax, 127.0);
+  const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
+  const int q = clamp(int(roundEven(x * id)), -128, 127);
+  y = round_f16(d) * float(q);
+#if defined(ACT_Q8_1)
+  barrier();
+  sh_a[tid] = float(q);  // integer sums of at most 32 * 128 are exact in float
+  barrier();
+  for (uint s = BLKA / 2u; s > 0u; s >>= 1) {
+    if (tid % BLKA < s) sh_a[tid] += sh_a[tid + s];
+    barrier();
+  }
+  if (tid == base && r < n_rows) f32_ref(ARGS.aux[1]).v[r * (Kp / 32u) + k / 32u] = round_f16(d * sh_a[base]);
+#endif
+#endif
+#endif
+  if (r < n_rows) f32_ref(ARGS.aux[0]).v[e] = y;
+}

@@ -1,0 +1,303 @@
+// The backend-ops harness: every op the Vulkan backend claims, for every tensor type it claims, on
+// odd shapes, broadcasts and strided views, runs on the Vulkan device and on the CPU backend (the
+// reference) from the same inputs; outputs must agree within a per-op normalised squared error.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+
+#include "backend/scheduler.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/graph.h"
+#include "formats/quants.h"
+#include "vk_test_util.h"
+
+namespace hearth::test {
+namespace {
+
+// Builds one test graph; every leaf gets deterministic data so two builds are identical.
+class case_builder {
+ public:
+  explicit case_builder(uint32_t seed) : rng_(seed) {}
+  graph g;
+  struct leaf {
+    tensor* t;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<leaf> leaves;
+
+  tensor* input(dtype type, std::initializer_list<int64_t> ne, float lo = -1.0f, float hi = 1.0f) {
+    tensor* t = g.new_tensor(type, ne);
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> x((size_t)t->nelements());
+    for (float& v : x) v = u(rng_);
+    return with_floats(t, x);
+  }
+  tensor* values(std::initializer_list<int64_t> ne, const std::vector<float>& x, dtype type = dtype::f32) {
+    return with_floats(g.new_tensor(type, ne), x);
+  }
+  tensor* ints(std::initializer_list<int64_t> ne, const std::vector<int32_t>& v) {
+    tensor* t = g.new_tensor(dtype::i32, ne);
+    std::vector<uint8_t> b(v.size() * 4);
+    std::memcpy(b.data(), v.data(), b.size());
+    leaves.push_back({t, std::move(b)});
+    return t;
+  }
+  int32_t rand_int(int32_t lo, int32_t hi) { return std::uniform_int_distribution<int32_t>(lo, hi)(rng_); }
+
+ private:
+  tensor* with_floats(tensor* t, const std::vector<float>& x) {
+    std::vector<uint8_t> b(t->nbytes());
+    const int64_t n0 = t->ne[0];
+    for (int64_t r = 0; r < t->nrows(); ++r)
+      ref::quantize_row(t->type, x.data() + r * n0, b.data() + r * t->row_size(), n0);
+    leaves.push_back({t, std::move(b)});
+    return t;
+  }
+  std::mt19937 rng_;
+};
+
+using build_fn = std::function<tensor*(case_builder&)>;
+
+struct run_result {
+  std::vector<float> out;
+  bool all_on_device = true;
+};
+
+run_result run_case(const build_fn& build, device* dev, uint32_t seed) {
+  case_builder b(seed);
+  tensor* out = build(b);
+  b.g.mark_output(out);
+  buffer_type* bt = dev->default_buffer_type();
+  const size_t align = bt->alignment();
+  size_t total = 0;
+  std::vector<size_t> offs;
+  for (auto& l : b.leaves) {
+    total = (total + align - 1) / align * align;
+    offs.push_back(total);
+    total += l.t->nbytes();
+  }
+  auto buf = bt->allocate(std::max<size_t>(total, 1));
+  for (size_t i = 0; i < b.leaves.size(); ++i) {
+    buf->place(*b.leaves[i].t, offs[i]);
+    buf->set(*b.leaves[i].t, b.leaves[i].bytes.data(), 0, b.leaves[i].bytes.size());
+  }
+  std::vector<device*> devs{dev};
+  if (dev->kind() != device_kind::cpu) devs.push_back(registry::instance().cpu());
+  scheduler s(devs);
+  s.plan(b.g);
+  run_result r;
+  for (auto& sp : s.splits()) r.all_on_device &= sp.dev == dev;
+  s.compute();
+  const tensor* st = out->storage();
+  std::vector<uint8_t> raw(st->nbytes());
+  s.get(st, raw.data(), 0, raw.size());
+  r.out.resize((size_t)st->nelements());
+  if (st->type == dtype::f32) std::memcpy(r.out.data(), raw.data(), r.out.size() * 4);
+  else if (st->type == dtype::f16)
+    for (size_t i = 0; i < r.out.size(); ++i) r.out[i] = f16_to_f32(reinterpret_cast<uint16_t*>(raw.data())[i]);
+  else for (size_t i = 0; i < r.out.size(); ++i) r.out[i] = (float)reinterpret_cast<int32_t*>(raw.data())[i];
+  return r;
+}
+
+struct op_case {
+  std::string name;
+  build_fn build;
+  double tol;  // normalised mean squared error
+};
+
+double nmse(const std::vector<float>& a, const std::vector<float>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = (double)a[i] - (double)ref[i];
+    if (std::isinf(ref[i]) && a[i] == ref[i]) continue;
+    num += d * d;
+    den += (double)ref[i] * ref[i];
+  }
+  return den > 0 ? num / den : num;
+}
+
+const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q4_0, dtype::q4_1, dtype::q5_0,   dtype::q5_1,  dtype::q8_0,
+                         dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs};
+
+std::vector<op_case> all_cases() {
+  std::vector<op_case> cs;
+  // --- products: matrix x vector and matrix x matrix kernels, every type ----------------------------
+  for (dtype t : k_types) {
+    const int64_t K = block_size(t) > 32 ? 512 : 96;
+    for (int64_t N : {1, 2, 5, 8, 9, 33, 70}) {
+      cs.push_back({fmt::format("mul_mat_{}_n{}", dtype_name(t), N), [=](case_builder& b) {
+                      return b.g.mul_mat(b.input(t, {K, 37}), b.input(dtype::f32, {K, N}));
+                    }, 1e-10});
+    }
+    cs.push_back({fmt::format("get_rows_{}", dtype_name(t)), [=](case_builder& b) {
+                    tensor* table = b.input(t, {block_size(t) > 32 ? 256 : 64, 11});
+                    return b.g.get_rows(table, b.ints({6}, {3, 0, 10, 3, 7, 1}));
+                  }, 0});
+  }
+  // Odd K for the float types, broadcast batches, a transposed (strided) B.
+  for (dtype t : {dtype::f32, dtype::f16, dtype::bf16}) {
+    for (int64_t N : {3, 20})
+      cs.push_back({fmt::format("mul_mat_{}_oddk_n{}", dtype_name(t), N), [=](case_builder& b) {
+                      return b.g.mul_mat(b.input(t, {75, 13}), b.input(dtype::f32, {75, N}));
+                    }, 1e-10});
+    for (int64_t N : {5, 20})
+      cs.push_back({fmt::format("mul_mat_{}_batched_n{}", dtype_name(t), N), [=](case_builder& b) {
+                      return b.g.mul_mat(b.input(t, {64, 7, 2, 3}), b.input(dtype::f32, {64, N, 4, 3}));
+                    }, 1e-10});
+  }
+  for (int64_t N : {4, 40})
+    cs.push_back({fmt::format("mul_mat_q8_0_strided_b_n{}", N), [=](case_builder& b) {
+                    tensor* bt = b.input(dtype::f32, {64, 2 * N});
+                    return b.g.mul_mat(b.input(dtype::q8_0, {64, 19}), b.g.view(bt, {64, N}, {2 * bt->nb[1]}, bt->nb[1]));
+                  }, 1e-10});
+  // --- element-wise ------------------------------------------------------------------------------
+  cs.push_back({"add_broadcast", [](case_builder& b) { return b.g.add(b.input(dtype::f32, {33, 4, 3}), b.input(dtype::f32, {33, 1, 3})); }, 0});
+  cs.push_back({"mul_broadcast_row", [](case_builder& b) { return b.g.mul(b.input(dtype::f32, {33, 5}), b.input(dtype::f32, {33})); }, 0});
+  cs.push_back({"add_strided", [](case_builder& b) {
+                   tensor* a = b.input(dtype::f32, {8, 6, 2});
+                   return b.g.add(b.g.permute(a, 1, 0, 2, 3), b.input(dtype::f32, {6, 8, 2}));
+                 }, 0});
+  cs.push_back({"scale", [](case_builder& b) { return b.g.scale(b.input(dtype::f32, {77, 3}), 0.37f, -0.5f); }, 0});
+  cs.push_back({"silu", [](case_builder& b) { return b.g.silu(b.input(dtype::f32, {300, 2}, -8, 8)); }, 1e-12});
+  cs.push_back({"gelu", [](case_builder& b) { return b.g.gelu(b.input(dtype::f32, {300, 2}, -12, 12)); }, 0});
+  cs.push_back({"softcap", [](case_builder& b) { return b.g.softcap(b.input(dtype::f32, {100, 3}, -90, 90), 30.0f); }, 1e-12});
+  for (int kind : {0, 1})
+    cs.push_back({kind ? "geglu_views" : "swiglu_views", [=](case_builder& b) {
+                     tensor* x = b.input(dtype::f32, {40, 5}, -6, 6);
+                     tensor* gate = b.g.view(x, {20, 5}, {x->nb[1]}, 0);
+                     tensor* up = b.g.view(x, {20, 5}, {x->nb[1]}, 20 * 4);
+                     return kind ? b.g.geglu(gate, up) : b.g.swiglu(gate, up);
+                   }, 1e-12});
+  cs.push_back({"cont_permuted", [](case_builder& b) { return b.g.cont(b.g.permute(b.input(dtype::f32, {5, 7, 3}), 2, 0, 1, 3)); }, 0});
+  for (dtype t : {dtype::f32, dtype::f16})
+    cs.push_back({fmt::format("cpy_into_view_{}", dtype_name(t)), [=](case_builder& b) {
+                    tensor* dst = b.input(t, {16, 10});
+                    tensor* v = b.g.view(dst, {8, 3}, {dst->nb[1]}, 2 * dst->nb[1] + 4 * type_size(t));
+                    return b.g.cpy(b.input(dtype::f32, {8, 3}), v);
+                  }, 0});
+  for (dtype t : {dtype::f32, dtype::f16})
+    cs.push_back({fmt::format("set_rows_{}", dtype_name(t)), [=](case_builder& b) {
+                    tensor* dst = b.input(t, {24, 9});
+                    return b.g.set_rows(dst, b.input(dtype::f32, {24, 3}), b.ints({3}, {7, 2, 5}));
+                  }, 0});
+  // --- normalisation -----------------------------------------------------------------------------
+  cs.push_back({"rms_norm", [](case_builder& b) { return b.g.rms_norm(b.input(dtype::f32, {1000, 3}), 1e-5f); }, 1e-12});
+  cs.push_back({"norm", [](case_builder& b) { return b.g.norm(b.input(dtype::f32, {513, 2, 2}, 1, 3), 1e-6f); }, 1e-12});
+  cs.push_back({"softmax_mask", [](case_builder& b) {
+                   std::vector<float> m(40 * 4, 0.0f);
+                   for (int r = 0; r < 4; ++r)
+                     for (int i = 30 + r; i < 40; ++i) m[r * 40 + i] = -std::numeric_limits<float>::infinity();
+                   return b.g.softmax(b.input(dtype::f32, {40, 4, 2}, -5, 5), b.values({40, 4}, m), 0.7f);
+                 }, 1e-12});
+  cs.push_back({"softmax_plain", [](case_builder& b) { return b.g.softmax(b.input(dtype::f32, {700, 3}, -20, 20)); }, 1e-12});
+  // --- rope ----------------------------------------------------------------------------------------
+  for (int mode : {0, 2})
+    for (int variant : {0, 1, 2}) {
+      cs.push_back({fmt::format("rope_{}_{}", mode ? "neox" : "normal", variant == 0 ? "plain" : variant == 1 ? "freq_factors" : "yarn_partial"),
+                    [=](case_builder& b) {
+                      rope_params rp{};
+                      rp.n_rot = variant == 2 ? 32 : 64;
+                      rp.mode = (rope_mode)mode;
+                      rp.n_ctx_orig = 4096;
+                      rp.freq_base = 10000.0f;
+                      rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
+                      rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
+                      rp.attn_factor = 1.0f;
+                      rp.beta_fast = 32.0f;
+                      rp.beta_slow = 1.0f;
+                      tensor* x = b.input(dtype::f32, {64, 3, 5});
+                      tensor* pos = b.ints({5}, {0, 1, 17, 250, 4000});
+                      tensor* ff = variant == 1 ? b.input(dtype::f32, {32}, 1, 8) : nullptr;
+                      return b.g.rope(x, pos, ff, rp);
+                    }, 1e-11});
+    }
+  // --- attention -------------------------------------------------------------------------------------
+  for (dtype kv : {dtype::f32, dtype::f16})
+    for (int64_t hd : {64, 256})
+      for (int64_t n_tok : {1, 7}) {
+        cs.push_back({fmt::format("attention_{}_hd{}_t{}", dtype_name(kv), hd, n_tok), [=](case_builder& b) {
+                        const int64_t n_head = 4, n_kv_head = 2, n_kv = 300, cells = 320;
+                        tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
+                        tensor* kc = b.input(kv, {hd * n_kv_head, cells});
+                        tensor* vc = b.input(kv, {hd * n_kv_head, cells});
+                        const size_t es = type_size(kv);
+                        tensor* k = b.g.view(kc, {hd, n_kv_head, n_kv}, {(size_t)hd * es, kc->nb[1]}, 0);
+                        tensor* v = b.g.view(vc, {hd, n_kv_head, n_kv}, {(size_t)hd * es, vc->nb[1]}, 0);
+                        std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
+                        for (int64_t t = 0; t < n_tok; ++t)
+                          for (int64_t j = 0; j < n_kv; ++j)
+                            if (j > n_kv - n_tok + t || (j % 7 == 3)) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
+                        if (n_tok > 1)
+                          for (int64_t j = 0; j < n_kv; ++j) m[j] = -std::numeric_limits<float>::infinity();  // a fully masked row
+                        return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
+                      }, 1e-10});
+      }
+  return cs;
+}
+
+class VulkanOps : public ::testing::TestWithParam<op_case> {};
+
+TEST_P(VulkanOps, MatchesCpu) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  const op_case& c = GetParam();
+  const run_result want = run_case(c.build, registry::instance().cpu(), 1234);
+  const run_result got = run_case(c.build, dev, 1234);
+  EXPECT_TRUE(got.all_on_device) << "the Vulkan device did not take every node";
+  ASSERT_EQ(got.out.size(), want.out.size());
+  for (size_t i = 0; i < got.out.size(); ++i) ASSERT_FALSE(std::isnan(got.out[i]) && !std::isnan(want.out[i])) << "NaN at " << i;
+  const double e = nmse(got.out, want.out);
+  EXPECT_LE(e, c.tol) << c.name;
+  if (e > c.tol && std::getenv("VK_DEBUG")) for (size_t i = 0; i < got.out.size(); ++i) if (std::fabs(got.out[i] - want.out[i]) > 1e-5 * (1 + std::fabs(want.out[i]))) std::printf("%zu: %g vs %g\n", i, got.out[i], want.out[i]);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, VulkanOps, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<op_case>& i) { return i.param.name; });
+
+// Without the CPU among its devices the scheduler refuses; with it, an op the device lacks falls
+// back to the CPU and the result is still right.
+TEST(VulkanDevice, ReportsItself) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  const device_props p = dev->props();
+  EXPECT_EQ(p.api, "vulkan");
+  EXPECT_FALSE(p.driver.empty());
+  EXPECT_GT(p.max_alloc_bytes, 0u);
+  EXPECT_GT(dev->memory().total_bytes, 0u);
+  EXPECT_EQ(dev->name().rfind("vulkan:", 0), 0u);
+}
+
+TEST(VulkanDevice, BufferRoundTripAndClear) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  auto buf = dev->default_buffer_type()->allocate(1 << 20);
+  tensor t;
+  t.type = dtype::f32;
+  t.ne[0] = 1000;
+  set_contiguous_strides(t);
+  buf->place(t, 4096);
+  std::vector<float> x(1000), y(1000, -1.0f);
+  for (int i = 0; i < 1000; ++i) x[i] = (float)i * 0.5f;
+  buf->set(t, x.data(), 0, x.size() * 4);
+  buf->get(t, y.data(), 0, y.size() * 4);
+  EXPECT_EQ(x, y);
+  buf->clear(0);
+  buf->get(t, y.data(), 0, y.size() * 4);
+  for (float v : y) ASSERT_EQ(v, 0.0f);
+  EXPECT_THROW(buf->set(t, x.data(), (1 << 20) - 4096, 8), hearth::error);
+}
+
+TEST(VulkanDevice, UnsupportedOpFallsBackToCpu) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  const build_fn build = [](case_builder& b) { return b.g.top_k(b.g.scale(b.input(dtype::f32, {50, 3}), 2.0f), 4); };
+  const run_result want = run_case(build, registry::instance().cpu(), 7);
+  const run_result got = run_case(build, dev, 7);
+  EXPECT_FALSE(got.all_on_device);
+  EXPECT_EQ(got.out, want.out);
+}
+
+}  // namespace
+}  // namespace hearth::test
