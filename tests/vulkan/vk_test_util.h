@@ -2,6 +2,8 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "backend/registry.h"
 #include "backends/init.h"
 
@@ -9,6 +11,7 @@ namespace hearth::test {
 
 // The Vulkan device the tests run on: HEARTH_TEST_VK_DEVICE ("vulkan:1") or the first one.
 inline device* vulkan_device() {
+  setenv("HEARTH_VK_SOFTWARE", "1", 0);  // lavapipe counts here (CI has no GPU)
   init_backends(true);
   const char* want = std::getenv("HEARTH_TEST_VK_DEVICE");
   for (device* d : registry::instance().devices())

@@ -481,10 +481,18 @@ std::vector<std::pair<int, device_info>> selected_devices(VkInstance inst, std::
     while (std::getline(ss, item, ','))
       if (!item.empty()) wanted.push_back(std::atoi(item.c_str()));
   }
+  // A CPU implementation of Vulkan (lavapipe) is never faster than the CPU backend: it is only
+  // offered when asked for (HEARTH_VK_DEVICES naming it, or HEARTH_VK_SOFTWARE=1, as the tests do).
+  const char* sw = std::getenv("HEARTH_VK_SOFTWARE");
+  const bool allow_software = !wanted.empty() || (sw && std::string(sw) == "1");
   std::vector<std::pair<int, device_info>> out;
   for (uint32_t i = 0; i < n; ++i) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), (int)i) == wanted.end()) continue;
     device_info d = probe(pds[i]);
+    if (d.props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && !allow_software) {
+      if (why) *why += fmt::format("{}{}: software device, not used (HEARTH_VK_SOFTWARE=1 enables it)", why->empty() ? "" : "; ", d.props.deviceName);
+      continue;
+    }
     if (!d.unusable.empty()) {
       if (why) *why += fmt::format("{}{}: {}", why->empty() ? "" : "; ", d.props.deviceName, d.unusable);
       continue;

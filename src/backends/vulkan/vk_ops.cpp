@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "backends/vulkan/vk_backend.h"
 #include "core/error.h"
@@ -112,12 +115,27 @@ class vk_stream final : public stream {
     check(vkAllocateCommandBuffers(d_.handle(), &cbai, &cmd_), "vkAllocateCommandBuffers");
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     check(vkCreateFence(d_.handle(), &fci, nullptr, &fence_), "vkCreateFence");
+    // HEARTH_VK_PROFILE=1: GPU time per kernel, printed when the stream ends.
+    profile_ = std::getenv("HEARTH_VK_PROFILE") != nullptr && d_.info().props.limits.timestampComputeAndGraphics;
   }
   ~vk_stream() override {
     try {
       wait();
     } catch (...) {
     }
+    if (profile_ && !prof_.empty()) {
+      std::vector<std::pair<std::string, std::pair<double, uint64_t>>> rows(prof_.begin(), prof_.end());
+      std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+      double total = 0;
+      for (auto& r : rows) total += r.second.first;
+      std::fprintf(stderr, "vulkan profile (%s): %.3f ms of kernels in %llu submissions, %llu dispatches, %llu barriers\n",
+                   d_.description().c_str(), total / 1e6, (unsigned long long)n_submits_, (unsigned long long)n_dispatches_,
+                   (unsigned long long)n_barriers_);
+      for (auto& r : rows)
+        std::fprintf(stderr, "  %-22s %10.3f ms %8llu calls %8.2f us/call\n", r.first.c_str(), r.second.first / 1e6,
+                     (unsigned long long)r.second.second, r.second.first / 1e3 / (double)r.second.second);
+    }
+    if (qpool_) vkDestroyQueryPool(d_.handle(), qpool_, nullptr);
     d_.release(arena_);
     d_.release(staging_);
     d_.release(scratch_);
@@ -186,6 +204,18 @@ class vk_stream final : public stream {
     check(vkWaitForFences(d_.handle(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
     check(vkResetFences(d_.handle(), 1, &fence_), "vkResetFences");
     in_flight_ = false;
+    if (profile_ && !prof_names_.empty()) {
+      std::vector<uint64_t> ts(prof_names_.size() * 2);
+      vkGetQueryPoolResults(d_.handle(), qpool_, 0, (uint32_t)ts.size(), ts.size() * 8, ts.data(), 8,
+                            VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+      const double period = d_.info().props.limits.timestampPeriod;
+      for (size_t i = 0; i < prof_names_.size(); ++i) {
+        auto& e = prof_[prof_names_[i]];
+        e.first += (double)(ts[2 * i + 1] - ts[2 * i]) * period;
+        e.second += 1;
+      }
+      prof_names_.clear();
+    }
   }
 
   void grow(allocation& a, size_t need, vk_device::mem_kind kind) {
@@ -204,6 +234,17 @@ class vk_stream final : public stream {
     written_.clear();
     read_.clear();
     cached_b_ = nullptr;
+    if (profile_) {
+      if (qpool_cap_ < arena_.size / k_args_stride * 2) {
+        if (qpool_) vkDestroyQueryPool(d_.handle(), qpool_, nullptr);
+        qpool_cap_ = (uint32_t)(arena_.size / k_args_stride * 2);
+        VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+        qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qci.queryCount = qpool_cap_;
+        check(vkCreateQueryPool(d_.handle(), &qci, nullptr, &qpool_), "vkCreateQueryPool");
+      }
+      vkCmdResetQueryPool(cmd_, qpool_, 0, qpool_cap_);
+    }
     full_barrier();  // earlier submissions (graphs, transfers) before this one
     if (!pending_.empty()) {
       for (auto& p : pending_) vkCmdCopyBuffer(cmd_, staging_.buf, p.dst, 1, &p.region);
@@ -226,6 +267,7 @@ class vk_stream final : public stream {
     check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
     d_.submit(cmd_, fence_);
     in_flight_ = true;
+    ++n_submits_;
   }
 
   void barrier(VkPipelineStageFlags src = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT) {
@@ -260,6 +302,7 @@ class vk_stream final : public stream {
     for (const span& w : next_writes_) hazard |= overlaps(written_, w) || overlaps(read_, w);
     if (hazard) {
       barrier();
+      ++n_barriers_;
       written_.clear();
       read_.clear();
     }
@@ -277,7 +320,13 @@ class vk_stream final : public stream {
       bound_ = p;
     }
     vkCmdPushConstants(cmd_, d_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, 8, &addr);
+    const uint32_t q = (uint32_t)prof_names_.size() * 2;
+    if (profile_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, q);
     vkCmdDispatch(cmd_, gx, gy, gz);
+    if (profile_) {
+      vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, q + 1);
+      prof_names_.push_back(pipe);
+    }
     ++n_dispatches_;
   }
 
@@ -409,9 +458,15 @@ class vk_stream final : public stream {
     const std::string t = lower(dtype_name(A.type));
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
-    if (B.ne[1] <= 8) {
+    if (B.ne[1] == 1) {
+      const uint32_t groups = (M + 3) / 4;
+      const uint32_t gx = std::min<uint32_t>(groups, 65535);
+      dispatch("matvec1_" + t, a, gx, (groups + gx - 1) / gx, batches);
+    } else if (B.ne[1] <= 8) {
       const uint32_t gx = std::min<uint32_t>(M, 65535);
       dispatch("matvec_" + t, a, gx, (M + gx - 1) / gx, batches);
+    } else if (M >= 128 && B.ne[1] > 64) {
+      dispatch("matmul_big_" + t, a, (M + 127) / 128, (uint32_t)((B.ne[1] + 127) / 128), batches);
     } else {
       dispatch("matmul_" + t, a, (M + 63) / 64, (uint32_t)((B.ne[1] + 63) / 64), batches);
     }
@@ -430,7 +485,12 @@ class vk_stream final : public stream {
   const tensor* cached_b_ = nullptr;
   dtype cached_act_ = dtype::f32;
   uint64_t cached_addr_ = 0;
-  uint64_t n_dispatches_ = 0;
+  uint64_t n_dispatches_ = 0, n_barriers_ = 0, n_submits_ = 0;
+  bool profile_ = false;
+  VkQueryPool qpool_ = VK_NULL_HANDLE;
+  uint32_t qpool_cap_ = 0;
+  std::vector<std::string> prof_names_;
+  std::map<std::string, std::pair<double, uint64_t>> prof_;
 };
 
 }  // namespace

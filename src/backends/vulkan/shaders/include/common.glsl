@@ -86,7 +86,7 @@ uint f2bf(float f) {
 
 // a / b correctly rounded. Drivers may implement division approximately and may not fuse fma(),
 // so the residual a - b*q is computed exactly with Dekker's product (no contraction allowed).
-void two_prod(precise float a, precise float b, out precise float p, out precise float e) {
+void two_prod(float a, float b, out precise float p, out precise float e) {
   p = a * b;
   precise float ca = 4097.0 * a;
   precise float ah = ca - (ca - a);
@@ -96,7 +96,7 @@ void two_prod(precise float a, precise float b, out precise float p, out precise
   precise float bl = b - bh;
   e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
-float div_rn(precise float a, precise float b) {
+float div_rn(float a, float b) {
   precise float q = a / b;
   precise float p, e;
   two_prod(b, q, p, e);
