@@ -521,9 +521,10 @@ class vk_module final : public backend_module {
     }
     if (devices_.empty() && status_.empty()) status_ = "no Vulkan device";
   }
+  // The module lives until the process exits; by then the driver's own exit handlers may have run,
+  // so the devices and the instance are left to the operating system.
   ~vk_module() override {
-    devices_.clear();
-    if (inst_) vkDestroyInstance(inst_, nullptr);
+    for (auto& d : devices_) (void)d.release();
   }
   const char* name() const override { return "vulkan"; }
   int score() const override {

@@ -39,8 +39,22 @@ void main() {
       const float mv = ld_f32(mrow + 4u * j);
       if (!(isinf(mv) && mv < 0.0)) {
         const uint64_t krow = kbase + uint64_t(j) * K.nb[2];
-        float dotv = 0.0;
-        for (uint d = 0u; d < hd; ++d) dotv += q_sh[d] * ld_kv(krow + ksz * d, k16);
+        // Four independent sums, loads without branches in between (they overlap in flight).
+        vec4 dv = vec4(0.0);
+        if (k16) {
+          for (uint d = 0u; d + 4u <= hd; d += 4u) {
+            u16_ref kp = u16_ref(krow + 2u * d);
+            dv += vec4(q_sh[d], q_sh[d + 1u], q_sh[d + 2u], q_sh[d + 3u]) *
+                  vec4(h2f(uint(kp.v[0])), h2f(uint(kp.v[1])), h2f(uint(kp.v[2])), h2f(uint(kp.v[3])));
+          }
+        } else {
+          for (uint d = 0u; d + 4u <= hd; d += 4u) {
+            f32_ref kp = f32_ref(krow + 4u * d);
+            dv += vec4(q_sh[d], q_sh[d + 1u], q_sh[d + 2u], q_sh[d + 3u]) * vec4(kp.v[0], kp.v[1], kp.v[2], kp.v[3]);
+          }
+        }
+        float dotv = (dv.x + dv.y) + (dv.z + dv.w);
+        for (uint d = hd & ~3u; d < hd; ++d) dotv += q_sh[d] * ld_kv(krow + ksz * d, k16);
         s = dotv * scale;
         if (cap > 0.0) s = cap * tanh(s / cap);
         s += mv;
@@ -57,12 +71,24 @@ void main() {
     acc0 *= corr;
     acc1 *= corr;
     const uint n_c = min(128u, n_kv - c0);
-    for (uint jj = 0u; jj < n_c; ++jj) {
-      const float pj = p_sh[jj];
-      if (pj == 0.0) continue;
-      const uint64_t vrow = vbase + uint64_t(c0 + jj) * V.nb[2];
-      if (tid < hd_v) acc0 += pj * ld_kv(vrow + vsz * tid, v16);
-      if (tid + 128u < hd_v) acc1 += pj * ld_kv(vrow + vsz * (tid + 128u), v16);
+    // Masked keys have p = 0 and cache cells hold finite values (zeroed at allocation), so every
+    // key is summed without a branch.
+    const uint d0 = min(tid, hd_v - 1u), d1 = min(tid + 128u, hd_v - 1u);
+    const uint64_t vstride = V.nb[2];
+    if (v16) {
+      for (uint jj = 0u; jj < n_c; ++jj) {
+        const float pj = p_sh[jj];
+        const uint64_t vrow = vbase + uint64_t(c0 + jj) * vstride;
+        acc0 += pj * h2f(ld_u16(vrow + 2u * d0));
+        acc1 += pj * h2f(ld_u16(vrow + 2u * d1));
+      }
+    } else {
+      for (uint jj = 0u; jj < n_c; ++jj) {
+        const float pj = p_sh[jj];
+        const uint64_t vrow = vbase + uint64_t(c0 + jj) * vstride;
+        acc0 += pj * ld_f32(vrow + 4u * d0);
+        acc1 += pj * ld_f32(vrow + 4u * d1);
+      }
     }
     m_run = new_m;
     barrier();

@@ -38,7 +38,9 @@ void main() {
     const float b = ld_f32(elem_addr(B, i0 % B.ne[0], i1 % B.ne[1], i2 % B.ne[2], i3 % B.ne[3]));
     y = opc == 0u ? x + b : x * b;
   } else if (opc == 2u) {
-    y = x * intBitsToFloat(ARGS.p[0]) + intBitsToFloat(ARGS.p[1]);
+    precise float prod = x * intBitsToFloat(ARGS.p[0]);  // no fma: the CPU rounds the product
+    precise float sum = prod + intBitsToFloat(ARGS.p[1]);
+    y = sum;
   } else if (opc == 3u) {
     y = silu(x);
   } else if (opc == 4u) {

@@ -34,17 +34,17 @@ void main() {
 #ifdef HAS_MIN
     const float sb = (g & 1u) == 0u ? f32_ref(ARGS.aux[1]).v[z * (Kp / 32u) + g / 2u] : 0.0;
 #endif
+    // Rows past the end read the last row again (never stored): no branch keeps every load of
+    // the iteration independent, so they are all in flight together.
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      if (m0 + r < M) {
-        float w[16];
-        const uint64_t row = row0 + uint64_t(r) * nb1;
-        dq16_scaled(row, g, w);
-        acc[r] += dot(vec4(w[0], w[1], w[2], w[3]), b0) + dot(vec4(w[4], w[5], w[6], w[7]), b1) +
-                  dot(vec4(w[8], w[9], w[10], w[11]), b2v) + dot(vec4(w[12], w[13], w[14], w[15]), b3);
+      float w[16];
+      const uint64_t row = row0 + uint64_t(min(r, M - 1u - m0)) * nb1;
+      dq16_scaled(row, g, w);
+      acc[r] += dot(vec4(w[0], w[1], w[2], w[3]), b0) + dot(vec4(w[4], w[5], w[6], w[7]), b1) +
+                dot(vec4(w[8], w[9], w[10], w[11]), b2v) + dot(vec4(w[12], w[13], w[14], w[15]), b3);
 #ifdef HAS_MIN
-        if ((g & 1u) == 0u) acc[r] += block_min(row, g >> 1) * sb;
+      acc[r] += block_min(row, g >> 1) * sb;
 #endif
-      }
     }
   }
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {

@@ -40,15 +40,14 @@ int ld_i8(uint64_t a) { return int(i8_ref(a).v[0]); }
 uint ld_u16(uint64_t a) { return uint(u16_ref(a).v[0]); }
 int ld_i32(uint64_t a) { return i32_ref(a).v[0]; }
 
+// Branch-free (selects only), so loads after it can be issued early.
 float h2f(uint h) {
   const uint e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 0u) {
-    const float v = float(m) * 5.9604644775390625e-8;
-    return (h & 0x8000u) != 0u ? -v : v;
-  }
   const uint s = (h & 0x8000u) << 16;
-  if (e == 31u) return uintBitsToFloat(s | 0x7f800000u | (m << 13));
-  return uintBitsToFloat(s | ((e + 112u) << 23) | (m << 13));
+  const float sub = uintBitsToFloat(s | floatBitsToUint(float(m) * 5.9604644775390625e-8));
+  const uint normal = s | ((e + 112u) << 23) | (m << 13);
+  const uint special = s | 0x7f800000u | (m << 13);
+  return e == 0u ? sub : uintBitsToFloat(e == 31u ? special : normal);
 }
 float ld_f16(uint64_t a) { return h2f(ld_u16(a)); }
 

@@ -51,17 +51,17 @@ const int kvalues_iq4nl[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 
 #endif
 
 #if defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
+// Scale and min of sub-block j from the 12 scale bytes at s (4-byte aligned), without branches.
 void k4_scale_min(uint64_t s, uint j, out uint sc, out uint m) {
-  if (j < 4u) {
-    sc = ld_u8(s + j) & 63u;
-    m = ld_u8(s + j + 4u) & 63u;
-  } else {
-    sc = (ld_u8(s + j + 4u) & 0xfu) | ((ld_u8(s + j - 4u) >> 6) << 4);
-    m = (ld_u8(s + j + 4u) >> 4) | ((ld_u8(s + j) >> 6) << 4);
-  }
+  const uint w0 = u32_ref(s).v[0], w1 = u32_ref(s).v[1], w2 = u32_ref(s).v[2];
+  const uint sh = 8u * (j & 3u);
+  const uint b0 = (w0 >> sh) & 0xffu, b1 = (w1 >> sh) & 0xffu, b2 = (w2 >> sh) & 0xffu;
+  const uint sc_lo = b0 & 63u, m_lo = b1 & 63u;
+  const uint sc_hi = (b2 & 0xfu) | ((b0 >> 6) << 4), m_hi = (b2 >> 4) | ((b1 >> 6) << 4);
+  sc = j < 4u ? sc_lo : sc_hi;
+  m = j < 4u ? m_lo : m_hi;
 }
 #endif
-
 
 // 16 consecutive bytes at a 2- or 4-byte aligned address, with 8 or 4 wide loads.
 void ld16_a2(uint64_t a, out uint b[16]) {
@@ -171,7 +171,8 @@ void dq16_scaled(uint64_t row, uint g, out float v[16]) {
   ld16_a2(blk + l0, hm);
   [[unroll]] for (uint j = 0u; j < 16u; ++j) v[j] = dl * float(int((qb[j] >> shift) & 3u) - (((hm[j] >> hb) & 1u) != 0u ? 0 : 4));
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
-  const float d = ld_f16(blk), dmin = ld_f16(blk + 2u);
+  const uint dd = u32_ref(blk).v[0];
+  const float d = h2f(dd & 0xffffu), dmin = h2f(dd >> 16);
   const uint j8 = gg >> 1;
   uint sc, m;
   k4_scale_min(blk + 4u, j8, sc, m);
