@@ -1,0 +1,119 @@
+// Device-side helpers shared by the kernels: the runtime header of the vendor, 32-lane warp
+// primitives (a "warp" here is 32 lanes on every GPU: on 64-wide CDNA wavefronts the shuffles are
+// confined to 32-lane halves, so one kernel source serves warp sizes 32 and 64), half/bfloat16
+// conversions matching core/fp16.h, and the GGUF block layouts.
+#pragma once
+#if defined(HEARTH_GPU_HIP)
+#include <hip/hip_fp16.h>
+#include <hip/hip_runtime.h>
+#else
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#endif
+#include <cstdint>
+
+#include "backends/cuda/vendors/gpu.h"
+#include "formats/quant_blocks.h"
+
+namespace hearth::gpu {
+
+constexpr int warp = 32;
+
+__device__ __forceinline__ float shfl_xor(float v, int o) {
+#if defined(HEARTH_GPU_HIP)
+  return __shfl_xor(v, o, warp);
+#else
+  return __shfl_xor_sync(0xffffffffu, v, o, warp);
+#endif
+}
+__device__ __forceinline__ int shfl_xor(int v, int o) {
+#if defined(HEARTH_GPU_HIP)
+  return __shfl_xor(v, o, warp);
+#else
+  return __shfl_xor_sync(0xffffffffu, v, o, warp);
+#endif
+}
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = warp / 2; o > 0; o >>= 1) v += shfl_xor(v, o);
+  return v;
+}
+__device__ __forceinline__ int warp_sum(int v) {
+#pragma unroll
+  for (int o = warp / 2; o > 0; o >>= 1) v += shfl_xor(v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = warp / 2; o > 0; o >>= 1) v = fmaxf(v, shfl_xor(v, o));
+  return v;
+}
+
+// Sum over a block of blockDim.x threads (a multiple of 32, at most 1024); every thread gets it.
+__device__ __forceinline__ float block_sum(float v, float* shared32) {
+  v = warp_sum(v);
+  const int lane = threadIdx.x % warp, w = threadIdx.x / warp, nw = blockDim.x / warp;
+  __syncthreads();
+  if (lane == 0) shared32[w] = v;
+  __syncthreads();
+  v = lane < nw ? shared32[lane] : 0.0f;
+  return warp_sum(v);
+}
+__device__ __forceinline__ float block_max(float v, float* shared32) {
+  v = warp_max(v);
+  const int lane = threadIdx.x % warp, w = threadIdx.x / warp, nw = blockDim.x / warp;
+  __syncthreads();
+  if (lane == 0) shared32[w] = v;
+  __syncthreads();
+  v = lane < nw ? shared32[lane] : -INFINITY;
+  return warp_max(v);
+}
+
+__device__ __forceinline__ float h2f(uint16_t h) {
+  __half x;
+  memcpy(&x, &h, 2);
+  return __half2float(x);
+}
+__device__ __forceinline__ uint16_t f2h(float f) {
+  const __half x = __float2half_rn(f);
+  uint16_t h;
+  memcpy(&h, &x, 2);
+  return h;
+}
+__device__ __forceinline__ float bf2f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+__device__ __forceinline__ uint16_t f2bf(float f) {
+  const uint32_t u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 64);
+  return (uint16_t)((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+}
+
+// Four int8 products summed into c (the dp4a instruction where it exists).
+__device__ __forceinline__ int dot4(int a, int b, int c) {
+#if defined(HEARTH_GPU_HIP)
+  const int8_t* x = reinterpret_cast<const int8_t*>(&a);
+  const int8_t* y = reinterpret_cast<const int8_t*>(&b);
+  return c + x[0] * y[0] + x[1] * y[1] + x[2] * y[2] + x[3] * y[3];
+#else
+  return __dp4a(a, b, c);
+#endif
+}
+
+__device__ __forceinline__ int load_i32_unaligned(const uint8_t* p) {
+  return (int)((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+}
+// Two-byte-aligned 32-bit load (the q* fields of the 18- and 34-byte blocks sit at even offsets).
+__device__ __forceinline__ int load_i32_a2(const uint8_t* p) {
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
+  return (int)((uint32_t)h[0] | ((uint32_t)h[1] << 16));
+}
+
+static __constant__ const int8_t k_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// Tensor geometry passed to kernels by value.
+struct tdesc {
+  uint8_t* data;
+  int64_t ne[4];
+  int64_t nb[4];
+};
+
+}  // namespace hearth::gpu

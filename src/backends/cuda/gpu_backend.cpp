@@ -1,0 +1,390 @@
+// The CUDA / HIP backend module: devices, device-memory buffers, and a stream that runs graph nodes
+// as kernels. Whole node lists are captured into a CUDA (HIP) graph and replayed while the nodes'
+// shapes and addresses stay the same (every token of a decode between KV-cache pad steps), and
+// updated in place when only parameters change, so per-token launch overhead stays small.
+// Built twice from this source: libhearth-cuda.so (nvcc) and libhearth-rocm.so (hipcc).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backends/cuda/ops.h"
+#include "backends/cuda/vendors/gpu.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace hearth::gpu {
+
+namespace {
+
+void check(gpuError_t e, const char* what) {
+  if (e != gpuSuccess) fail("{}: {} failed: {}", HEARTH_GPU_API, what, gpuGetErrorString(e));
+}
+
+constexpr size_t k_alignment = 256;
+
+class gpu_device;
+
+class gpu_buffer final : public buffer {
+ public:
+  gpu_buffer(buffer_type* type, size_t size, uint8_t* ptr, int dev) : buffer(type, size), ptr_(ptr), dev_(dev) {}
+  ~gpu_buffer() override {
+    (void)gpuSetDevice(dev_);
+    (void)gpuFree(ptr_);
+  }
+  uint8_t* base() override { return ptr_; }
+  void set(tensor& t, const void* src, size_t offset, size_t n) override {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuMemcpy(static_cast<uint8_t*>(t.data) + offset, src, n, gpuMemcpyHostToDevice), "copy to device");
+  }
+  void get(const tensor& t, void* dst, size_t offset, size_t n) override {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuMemcpy(dst, static_cast<const uint8_t*>(t.data) + offset, n, gpuMemcpyDeviceToHost), "copy from device");
+  }
+  void clear(uint8_t value) override {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuMemset(ptr_, value, size()), "memset");
+  }
+
+ private:
+  uint8_t* ptr_;
+  int dev_;
+};
+
+class gpu_buffer_type final : public buffer_type {
+ public:
+  gpu_buffer_type(device* dev, int index, size_t max_size) : buffer_type(dev), index_(index), max_size_(max_size) {}
+  const char* name() const override { return HEARTH_GPU_API; }
+  std::unique_ptr<buffer> allocate(size_t size) override {
+    check(gpuSetDevice(index_), "set device");
+    void* p = nullptr;
+    const gpuError_t e = gpuMalloc(&p, std::max<size_t>(size, k_alignment));
+    if (e != gpuSuccess) {
+      (void)gpuGetLastError();
+      fail(error_kind::out_of_memory, "{}:{}: cannot allocate {:.1f} MiB of device memory: {}", HEARTH_GPU_API, index_,
+           size / 1048576.0, gpuGetErrorString(e));
+    }
+    return std::make_unique<gpu_buffer>(this, size, static_cast<uint8_t*>(p), index_);
+  }
+  size_t alignment() const override { return k_alignment; }
+  size_t max_size() const override { return max_size_; }
+  bool is_host() const override { return false; }
+
+ private:
+  int index_;
+  size_t max_size_;
+};
+
+bool f32(const tensor* t) { return t && t->type == dtype::f32; }
+bool rows_f32(const tensor* t) { return f32(t) && t->nb[0] == 4; }
+
+bool op_supported(const tensor& n) {
+  switch (n.op) {
+    case op::get_rows: return type_readable(n.src[0]->type) && n.src[1]->type == dtype::i32 && n.ne[1] < 65535;
+    case op::set_rows:
+      return (n.src[0]->type == dtype::f32 || n.src[0]->type == dtype::f16) && n.src[0]->nb[0] == type_size(n.src[0]->type) &&
+             rows_f32(n.src[1]) && n.src[2]->type == dtype::i32 && n.src[1]->ne[1] < 65535;
+    case op::cpy: return f32(n.src[0]) && (n.src[1]->type == dtype::f32 || n.src[1]->type == dtype::f16);
+    case op::cont:
+    case op::scale:
+    case op::silu:
+    case op::gelu:
+    case op::softcap: return f32(n.src[0]) && f32(&n);
+    case op::add:
+    case op::mul: return f32(n.src[0]) && f32(n.src[1]);
+    case op::glu: return f32(n.src[0]) && f32(n.src[1]);
+    case op::rms_norm:
+    case op::norm: return rows_f32(n.src[0]);
+    case op::softmax: return rows_f32(n.src[0]) && (!n.src[1] || rows_f32(n.src[1]));
+    case op::rope:
+      return rows_f32(n.src[0]) && n.src[1]->type == dtype::i32 && n.src[0]->ne[0] <= 2048 && (!n.src[2] || f32(n.src[2])) &&
+             n.src[0]->ne[1] < 65535 && n.src[0]->ne[2] < 65535;
+    case op::attention: return rows_f32(n.src[0]) && rows_f32(n.src[3]) && attention_supported(n) && n.src[0]->ne[2] < 65535;
+    case op::mul_mat:
+    case op::mul_mat_id: return matmul_supported(n);
+    case op::top_k: return rows_f32(n.src[0]);
+    case op::gather: return rows_f32(n.src[0]) && n.src[1]->type == dtype::i32 && n.src[1]->nb[0] == 4;
+    case op::moe_sum: return f32(n.src[0]) && rows_f32(n.src[1]) && n.ne[1] < 65535;
+    default: return false;
+  }
+}
+
+void run_node(const tensor& n, gpuStream_t s, uint8_t* scratch) {
+  switch (n.op) {
+    case op::get_rows: return run_get_rows(n, s);
+    case op::set_rows: return run_set_rows(n, s);
+    case op::cpy: return run_cpy(n, s);
+    case op::cont: return run_cont(n, s);
+    case op::add:
+    case op::mul: return run_binary(n, s);
+    case op::scale:
+    case op::silu:
+    case op::gelu:
+    case op::softcap: return run_unary(n, s);
+    case op::glu: return run_glu(n, s);
+    case op::rms_norm:
+    case op::norm: return run_norm(n, s);
+    case op::softmax: return run_softmax(n, s);
+    case op::rope: return run_rope(n, s);
+    case op::attention: return run_attention(n, s);
+    case op::mul_mat: return run_mul_mat(n, s, scratch);
+    case op::mul_mat_id: return run_mul_mat_id(n, s, scratch);
+    case op::top_k: return run_top_k(n, s);
+    case op::gather: return run_gather(n, s);
+    case op::moe_sum: return run_moe_sum(n, s);
+    default: fail("{}: op {} is not supported", HEARTH_GPU_API, op_name(n.op));
+  }
+}
+
+// Everything a node's kernels depend on: if two node lists have equal keys, a recorded graph of
+// the first replays the second exactly.
+void append_key(std::vector<int64_t>& key, const tensor& n) {
+  auto add = [&](const tensor* t) {
+    if (!t) { key.push_back(-1); return; }
+    key.push_back((int64_t)(intptr_t)t->data);
+    key.push_back((int64_t)t->type);
+    for (int i = 0; i < 4; ++i) key.push_back(t->ne[i]);
+    for (int i = 0; i < 4; ++i) key.push_back((int64_t)t->nb[i]);
+  };
+  key.push_back((int64_t)n.op);
+  add(&n);
+  for (const tensor* s : n.src) add(s);
+  for (int32_t p : n.p.raw) key.push_back(p);
+}
+
+class gpu_stream final : public stream {
+ public:
+  explicit gpu_stream(int dev) : dev_(dev) {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuStreamCreateWithFlags(&s_, gpuStreamNonBlocking), "create stream");
+    const char* env = std::getenv("HEARTH_GPU_GRAPHS");
+    graphs_ = !(env && std::strcmp(env, "0") == 0);
+  }
+  ~gpu_stream() override {
+    (void)gpuSetDevice(dev_);
+    (void)gpuStreamSynchronize(s_);
+    if (exec_) (void)gpuGraphExecDestroy(exec_);
+    if (scratch_) (void)gpuFree(scratch_);
+    (void)gpuStreamDestroy(s_);
+  }
+
+  void compute(const std::vector<tensor*>& nodes) override {
+    check(gpuSetDevice(dev_), "set device");
+    std::vector<const tensor*> work;
+    size_t need = 0;
+    for (const tensor* n : nodes) {
+      if (n->op == op::view || n->op == op::none) continue;
+      work.push_back(n);
+      need = std::max(need, scratch_bytes(*n));
+    }
+    if (work.empty()) return;
+    if (need > scratch_bytes_) {
+      check(gpuStreamSynchronize(s_), "synchronize");
+      if (scratch_) (void)gpuFree(scratch_);
+      scratch_ = nullptr;
+      scratch_bytes_ = 0;
+      check(gpuMalloc(reinterpret_cast<void**>(&scratch_), need), "allocate scratch");
+      scratch_bytes_ = need;
+    }
+    if (!graphs_) {
+      for (const tensor* n : work) run_node(*n, s_, scratch_);
+      check_launches();
+      return;
+    }
+    std::vector<int64_t> key;
+    key.reserve(work.size() * 24 + 1);
+    key.push_back((int64_t)(intptr_t)scratch_);
+    for (const tensor* n : work) append_key(key, *n);
+    if (!exec_ || key != key_) record(work);
+    key_ = std::move(key);
+    check(gpuGraphLaunch(exec_, s_), "launch graph");
+  }
+
+  void synchronize() override {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuStreamSynchronize(s_), "synchronize");
+  }
+  void set_async(tensor& t, const void* src, size_t offset, size_t n) override {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuMemcpyAsync(static_cast<uint8_t*>(t.data) + offset, src, n, gpuMemcpyHostToDevice, s_), "copy to device");
+  }
+  void get_async(const tensor& t, void* dst, size_t offset, size_t n) override {
+    check(gpuSetDevice(dev_), "set device");
+    check(gpuMemcpyAsync(dst, static_cast<const uint8_t*>(t.data) + offset, n, gpuMemcpyDeviceToHost, s_), "copy from device");
+  }
+
+ private:
+  void check_launches() {
+    const char* e = take_launch_error();
+    if (*e) fail("{}: kernel launch failed: {}", HEARTH_GPU_API, e);
+  }
+
+  // Captures the node list into a graph; updates the executable graph in place when the topology
+  // is unchanged, else instantiates a new one.
+  void record(const std::vector<const tensor*>& work) {
+    gpuGraph_t g = nullptr;
+    check(gpuStreamBeginCaptureRelaxed(s_), "begin graph capture");
+    for (const tensor* n : work) run_node(*n, s_, scratch_);
+    const gpuError_t e = gpuStreamEndCapture(s_, &g);
+    check_launches();
+    check(e, "end graph capture");
+    if (!exec_ || !gpuGraphExecUpdateOk(exec_, g)) {
+      if (exec_) (void)gpuGraphExecDestroy(exec_);
+      exec_ = nullptr;
+      const gpuError_t ie = gpuGraphInstantiateSimple(&exec_, g);
+      if (ie != gpuSuccess) {
+        (void)gpuGraphDestroy(g);
+        exec_ = nullptr;
+        check(ie, "instantiate graph");
+      }
+    }
+    (void)gpuGraphDestroy(g);
+  }
+
+  int dev_;
+  gpuStream_t s_ = nullptr;
+  uint8_t* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
+  bool graphs_ = true;
+  gpuGraphExec_t exec_ = nullptr;
+  std::vector<int64_t> key_;
+};
+
+class gpu_device final : public device {
+ public:
+  gpu_device(int index, const gpuDeviceProp& p, std::string arch) : index_(index), prop_(p), arch_(std::move(arch)) {
+    buft_ = std::make_unique<gpu_buffer_type>(this, index, (size_t)p.totalGlobalMem);
+  }
+  std::string name() const override { return std::string(HEARTH_GPU_API) + ":" + std::to_string(index_); }
+  std::string description() const override { return prop_.name; }
+  device_kind kind() const override { return prop_.integrated ? device_kind::gpu_integrated : device_kind::gpu_discrete; }
+  device_memory memory() const override {
+    device_memory m;
+    size_t free_b = 0, total_b = 0;
+    if (gpuSetDevice(index_) == gpuSuccess && gpuMemGetInfo(&free_b, &total_b) == gpuSuccess) {
+      m.free_bytes = free_b;
+      m.total_bytes = total_b;
+    } else {
+      (void)gpuGetLastError();
+      m.total_bytes = prop_.totalGlobalMem;
+    }
+    return m;
+  }
+  device_props props() const override {
+    device_props p;
+    p.api = HEARTH_GPU_API;
+    int drv = 0, rt = 0;
+    (void)gpuDriverGetVersion(&drv);
+    (void)gpuRuntimeGetVersion(&rt);
+    p.driver = fmt::format("driver {}, runtime {}", drv, rt);
+    const double clock_khz = gpuMemoryClockKhz(index_), bus_bits = gpuMemoryBusWidth(index_);
+    p.peak_bandwidth = (uint64_t)(2.0 * clock_khz * 1000.0 * bus_bits / 8.0);
+    p.max_alloc_bytes = prop_.totalGlobalMem;
+    p.extra["arch"] = arch_;
+    p.extra["multiprocessors"] = std::to_string(prop_.multiProcessorCount);
+    p.extra["warp_size"] = std::to_string(prop_.warpSize);
+    if (const char* v = std::getenv(gpuVisibleDevicesVar())) p.extra[gpuVisibleDevicesVar()] = v;
+    if (const char* v = std::getenv("HSA_OVERRIDE_GFX_VERSION")) p.extra["HSA_OVERRIDE_GFX_VERSION"] = v;
+    return p;
+  }
+  bool supports_op(const tensor& node) const override { return op_supported(node); }
+  buffer_type* default_buffer_type() override { return buft_.get(); }
+  std::unique_ptr<stream> make_stream() override { return std::make_unique<gpu_stream>(index_); }
+
+ private:
+  int index_;
+  gpuDeviceProp prop_;
+  std::string arch_;
+  std::unique_ptr<gpu_buffer_type> buft_;
+};
+
+#if defined(HEARTH_GPU_HIP)
+// "gfx90a:sramecc+:xnack-" -> "gfx90a"
+std::string base_arch(const char* name) {
+  std::string s(name);
+  return s.substr(0, s.find(':'));
+}
+bool built_for(const std::string& arch) {
+  std::stringstream ss(HEARTH_GPU_TARGETS);
+  std::string t;
+  while (std::getline(ss, t, ';'))
+    if (t == arch) return true;
+  return false;
+}
+#endif
+
+class gpu_module final : public backend_module {
+ public:
+  gpu_module() {
+    int n = 0;
+    if (gpuGetDeviceCount(&n) != gpuSuccess) {
+      (void)gpuGetLastError();
+      status_ = "no driver or no device";
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      gpuDeviceProp p;
+      if (gpuGetDeviceProperties(&p, i) != gpuSuccess) continue;
+#if defined(HEARTH_GPU_HIP)
+      const std::string arch = base_arch(p.gcnArchName);
+      if (!built_for(arch)) {
+        const char* ov = std::getenv("HSA_OVERRIDE_GFX_VERSION");
+        notes_.push_back(fmt::format("rocm:{} ({}): {} is not among the targets this module was built for ({}){}", i, p.name, arch,
+                                     HEARTH_GPU_TARGETS, ov ? fmt::format("; HSA_OVERRIDE_GFX_VERSION={} is set", ov) : ""));
+        continue;
+      }
+      if (const char* ov = std::getenv("HSA_OVERRIDE_GFX_VERSION")) log_info("rocm:{}: HSA_OVERRIDE_GFX_VERSION={} in effect ({})", i, ov, arch);
+#else
+      const std::string arch = fmt::format("sm_{}{}", p.major, p.minor);
+#endif
+      devices_.push_back(std::make_unique<gpu_device>(i, p, arch));
+    }
+    status_ = devices_.empty() ? (notes_.empty() ? "no device" : notes_.front()) : "ok";
+    for (const auto& s : notes_) log_warn("{}", s);
+  }
+  const char* name() const override { return HEARTH_GPU_API; }
+  int score() const override { return devices_.empty() ? 0 : 100; }
+  std::vector<device*> devices() override {
+    std::vector<device*> out;
+    for (auto& d : devices_) out.push_back(d.get());
+    return out;
+  }
+  std::string status() const override { return status_; }
+
+ private:
+  std::vector<std::unique_ptr<gpu_device>> devices_;
+  std::vector<std::string> notes_;
+  std::string status_;
+};
+
+int probe() {
+  int n = 0;
+  if (gpuGetDeviceCount(&n) != gpuSuccess) {
+    (void)gpuGetLastError();
+    return 0;
+  }
+  return n > 0 ? 100 : 0;
+}
+
+backend_module* create() {
+  auto* m = new gpu_module();
+  if (m->score() <= 0) {
+    const std::string why = m->status();
+    delete m;
+    fail("{}", why);
+  }
+  return m;
+}
+
+}  // namespace
+
+}  // namespace hearth::gpu
+
+extern "C" __attribute__((visibility("default"))) const hearth_module_entry_v1* hearth_backend_module_entry() {
+  static const hearth_module_entry_v1 entry{HEARTH_BACKEND_ABI_VERSION, HEARTH_GPU_API, &hearth::gpu::probe, &hearth::gpu::create};
+  return &entry;
+}

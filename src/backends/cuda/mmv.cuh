@@ -1,0 +1,222 @@
+// Matrix products, part 1: the activation formats (B rounded to the weights' vec_dot_type exactly
+// as the reference rounds it, stored in GPU-friendly aligned blocks) and, per weight type, the dot
+// product of one slice of a weight block with the matching activation slice. A block is split into
+// `tpb` slices so that a warp reads consecutive bytes of a row; each slice's integer sum is the
+// reference's (only the float summation across slices and blocks is reordered).
+#pragma once
+#include "backends/cuda/quant.cuh"
+
+namespace hearth::gpu {
+
+// Activations in q8_0 / q8_1 rounding: 32 values, scale d and (q8_1) s = d * sum(q) as f16 bits.
+struct alignas(4) a8_32 {
+  int8_t qs[32];
+  uint16_t d, s;
+};
+// Activations in q8_K rounding: 256 values, float scale, sums of each 16 values.
+struct alignas(4) a8_256 {
+  int8_t qs[256];
+  float d;
+  int16_t bsums[16];
+};
+static_assert(sizeof(a8_32) == 36 && sizeof(a8_256) == 292);
+
+__device__ __forceinline__ int ld4(const int8_t* p) { return *reinterpret_cast<const int*>(p); }
+constexpr int k_ones = 0x01010101;
+constexpr int k_lo4 = 0x0F0F0F0F;
+
+template <dtype T> struct mm;  // per type: wblock, ablock, qk, tpb, dot(x, y, slice)
+
+template <> struct mm<dtype::f32> {
+  using wblock = float; using ablock = float;
+  static constexpr int qk = 1, tpb = 1;
+  static __device__ __forceinline__ float dot(const float* x, const float* y, int) { return *x * *y; }
+};
+template <> struct mm<dtype::f16> {
+  using wblock = uint16_t; using ablock = uint16_t;
+  static constexpr int qk = 1, tpb = 1;
+  static __device__ __forceinline__ float dot(const uint16_t* x, const uint16_t* y, int) { return h2f(*x) * h2f(*y); }
+};
+template <> struct mm<dtype::bf16> {
+  using wblock = uint16_t; using ablock = uint16_t;
+  static constexpr int qk = 1, tpb = 1;
+  static __device__ __forceinline__ float dot(const uint16_t* x, const uint16_t* y, int) { return bf2f(*x) * bf2f(*y); }
+};
+
+template <> struct mm<dtype::q4_0> {
+  using wblock = block_q4_0; using ablock = a8_32;
+  static constexpr int qk = 32, tpb = 2;
+  static __device__ __forceinline__ float dot(const block_q4_0* x, const a8_32* y, int s) {
+    int sumi = 0, sumy = 0;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int v = load_i32_a2(x->qs + 8 * s + 4 * i);
+      const int u = ld4(y->qs + 8 * s + 4 * i), w = ld4(y->qs + 16 + 8 * s + 4 * i);
+      sumi = dot4(v & k_lo4, u, sumi);
+      sumi = dot4((v >> 4) & k_lo4, w, sumi);
+      sumy = dot4(k_ones, u, dot4(k_ones, w, sumy));
+    }
+    return h2f(x->d) * h2f(y->d) * (float)(sumi - 8 * sumy);
+  }
+};
+template <> struct mm<dtype::q8_0> {
+  using wblock = block_q8_0; using ablock = a8_32;
+  static constexpr int qk = 32, tpb = 2;
+  static __device__ __forceinline__ float dot(const block_q8_0* x, const a8_32* y, int s) {
+    int sumi = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) sumi = dot4(load_i32_a2(reinterpret_cast<const uint8_t*>(x->qs) + 16 * s + 4 * i), ld4(y->qs + 16 * s + 4 * i), sumi);
+    return h2f(x->d) * h2f(y->d) * (float)sumi;
+  }
+};
+template <> struct mm<dtype::q4_1> {
+  using wblock = block_q4_1; using ablock = a8_32;
+  static constexpr int qk = 32, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_q4_1* x, const a8_32* y, int) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += (x->qs[j] & 0xf) * y->qs[j] + (x->qs[j] >> 4) * y->qs[j + 16];
+    return h2f(x->d) * h2f(y->d) * (float)s + h2f(x->m) * h2f(y->s);
+  }
+};
+template <> struct mm<dtype::q5_0> {
+  using wblock = block_q5_0; using ablock = a8_32;
+  static constexpr int qk = 32, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_q5_0* x, const a8_32* y, int) {
+    const uint32_t qh = load_qh(x->qh);
+    int s = 0;
+    for (int e = 0; e < 32; ++e) s += (q5_value(x->qs, qh, e) - 16) * y->qs[e];
+    return h2f(x->d) * h2f(y->d) * (float)s;
+  }
+};
+template <> struct mm<dtype::q5_1> {
+  using wblock = block_q5_1; using ablock = a8_32;
+  static constexpr int qk = 32, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_q5_1* x, const a8_32* y, int) {
+    const uint32_t qh = load_qh(x->qh);
+    int s = 0;
+    for (int e = 0; e < 32; ++e) s += q5_value(x->qs, qh, e) * y->qs[e];
+    return h2f(x->d) * h2f(y->d) * (float)s + h2f(x->m) * h2f(y->s);
+  }
+};
+template <> struct mm<dtype::iq4_nl> {
+  using wblock = block_iq4_nl; using ablock = a8_32;
+  static constexpr int qk = 32, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_iq4_nl* x, const a8_32* y, int) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += k_iq4nl[x->qs[j] & 0xf] * y->qs[j] + k_iq4nl[x->qs[j] >> 4] * y->qs[j + 16];
+    return h2f(x->d) * h2f(y->d) * (float)s;
+  }
+};
+
+template <> struct mm<dtype::q2_k> {
+  using wblock = block_q2_k; using ablock = a8_256;
+  static constexpr int qk = 256, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_q2_k* x, const a8_256* y, int) {
+    int isum = 0, summs = 0;
+    for (int j = 0; j < 16; ++j) summs += (x->scales[j] >> 4) * y->bsums[j];
+    for (int e0 = 0; e0 < 256; e0 += 16) {
+      int s = 0;
+      for (int e = e0; e < e0 + 16; ++e) s += q2_value(x, e) * y->qs[e];
+      isum += (x->scales[e0 / 16] & 0xf) * s;
+    }
+    return y->d * h2f(x->d) * (float)isum - y->d * h2f(x->dmin) * (float)summs;
+  }
+};
+template <> struct mm<dtype::q3_k> {
+  using wblock = block_q3_k; using ablock = a8_256;
+  static constexpr int qk = 256, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_q3_k* x, const a8_256* y, int) {
+    int isum = 0;
+    for (int e0 = 0; e0 < 256; e0 += 16) {
+      int s = 0;
+      for (int e = e0; e < e0 + 16; ++e) s += q3_value(x, e) * y->qs[e];
+      isum += q3_scale(x->scales, e0 / 16) * s;
+    }
+    return h2f(x->d) * y->d * (float)isum;
+  }
+};
+template <> struct mm<dtype::q4_k> {
+  using wblock = block_q4_k; using ablock = a8_256;
+  static constexpr int qk = 256, tpb = 8;
+  // Slice s: bytes [16 (s % 2), +16) of the 32-byte chunk s / 2, i.e. 16 values of sub-block
+  // 2 (s / 2) (low nibbles) and 16 of sub-block 2 (s / 2) + 1 (high nibbles).
+  static __device__ __forceinline__ float dot(const block_q4_k* x, const a8_256* y, int s) {
+    const int c = s / 2, h = s % 2, ja = 2 * c, jb = 2 * c + 1;
+    const int4 q = *reinterpret_cast<const int4*>(x->qs + 32 * c + 16 * h);
+    const int8_t* ya = y->qs + 32 * ja + 16 * h;
+    const int8_t* yb = y->qs + 32 * jb + 16 * h;
+    int sa = 0, sb = 0;
+    sa = dot4(q.x & k_lo4, ld4(ya), sa);
+    sa = dot4(q.y & k_lo4, ld4(ya + 4), sa);
+    sa = dot4(q.z & k_lo4, ld4(ya + 8), sa);
+    sa = dot4(q.w & k_lo4, ld4(ya + 12), sa);
+    sb = dot4((q.x >> 4) & k_lo4, ld4(yb), sb);
+    sb = dot4((q.y >> 4) & k_lo4, ld4(yb + 4), sb);
+    sb = dot4((q.z >> 4) & k_lo4, ld4(yb + 8), sb);
+    sb = dot4((q.w >> 4) & k_lo4, ld4(yb + 12), sb);
+    int sca, ma, scb, mb;
+    k4_scale_min(x->scales, ja, sca, ma);
+    k4_scale_min(x->scales, jb, scb, mb);
+    const int isum = sca * sa + scb * sb;
+    const int summs = ma * y->bsums[2 * ja + h] + mb * y->bsums[2 * jb + h];
+    return h2f(x->d) * y->d * (float)isum - h2f(x->dmin) * y->d * (float)summs;
+  }
+};
+template <> struct mm<dtype::q5_k> {
+  using wblock = block_q5_k; using ablock = a8_256;
+  static constexpr int qk = 256, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_q5_k* x, const a8_256* y, int) {
+    int isum = 0, summs = 0;
+    for (int j = 0; j < 8; ++j) {
+      int sc, m;
+      k4_scale_min(x->scales, j, sc, m);
+      const uint8_t* q = x->qs + 32 * (j / 2);
+      int s = 0;
+      for (int l = 0; l < 32; ++l) s += (((q[l] >> (4 * (j % 2))) & 0xf) | (((x->qh[l] >> j) & 1) << 4)) * y->qs[32 * j + l];
+      isum += sc * s;
+      summs += m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+    }
+    return h2f(x->d) * y->d * (float)isum - h2f(x->dmin) * y->d * (float)summs;
+  }
+};
+template <> struct mm<dtype::q6_k> {
+  using wblock = block_q6_k; using ablock = a8_256;
+  static constexpr int qk = 256, tpb = 8;
+  // Slice s: half h = s / 4 of the block, positions l in [8 (s % 4), +8) of each of its four
+  // 32-value groups (32 values, 4 sub-block scales).
+  static __device__ __forceinline__ float dot(const block_q6_k* x, const a8_256* y, int s) {
+    const int h = s / 4, c = s % 4;
+    const uint8_t* ql = x->ql + 64 * h + 8 * c;
+    const uint8_t* qh = x->qh + 32 * h + 8 * c;
+    int isum = 0;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int l0 = load_i32_a2(ql + 4 * i), l1 = load_i32_a2(ql + 32 + 4 * i), hh = load_i32_a2(qh + 4 * i);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const int lo = ((k % 2 ? l1 : l0) >> (4 * (k / 2))) & k_lo4;
+        const int q = lo | (((hh >> (2 * k)) & 0x03030303) << 4);
+        const int yv = ld4(y->qs + 128 * h + 32 * k + 8 * c + 4 * i);
+        isum += x->scales[8 * h + 2 * k + c / 2] * (dot4(q, yv, 0) - 32 * dot4(k_ones, yv, 0));
+      }
+    }
+    return h2f(x->d) * y->d * (float)isum;
+  }
+};
+template <> struct mm<dtype::iq4_xs> {
+  using wblock = block_iq4_xs; using ablock = a8_256;
+  static constexpr int qk = 256, tpb = 1;
+  static __device__ __forceinline__ float dot(const block_iq4_xs* x, const a8_256* y, int) {
+    int isum = 0;
+    for (int ib = 0; ib < 8; ++ib) {
+      const uint8_t* qs = x->qs + 16 * ib;
+      const int8_t* a = y->qs + 32 * ib;
+      int s = 0;
+      for (int j = 0; j < 16; ++j) s += k_iq4nl[qs[j] & 0xf] * a[j] + k_iq4nl[qs[j] >> 4] * a[j + 16];
+      isum += iq4_xs_scale(x, ib) * s;
+    }
+    return h2f(x->d) * y->d * (float)isum;
+  }
+};
+
+}  // namespace hearth::gpu

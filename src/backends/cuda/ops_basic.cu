@@ -1,0 +1,406 @@
+// Element-wise, normalisation, rotary, data-movement and mixture-of-experts routing kernels. Each
+// follows the CPU reference (src/backends/cpu/ops) op for op; the launchers at the bottom read
+// shapes and strides from the graph tensors.
+#include <cmath>
+#include <cstring>
+
+#include "backends/cuda/ops.h"
+#include "backends/cuda/quant.cuh"
+
+namespace hearth::gpu {
+
+namespace {
+
+tdesc desc(const tensor& t) {
+  tdesc d;
+  d.data = static_cast<uint8_t*>(t.data);
+  for (int i = 0; i < 4; ++i) {
+    d.ne[i] = t.ne[i];
+    d.nb[i] = (int64_t)t.nb[i];
+  }
+  return d;
+}
+
+unsigned blocks_for(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
+
+__device__ __forceinline__ float* f32_at(const tdesc& t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
+  return reinterpret_cast<float*>(t.data + i0 * t.nb[0] + i1 * t.nb[1] + i2 * t.nb[2] + i3 * t.nb[3]);
+}
+
+// Element index -> (i0, i1, i2, i3) in row-major order of shape ne.
+__device__ __forceinline__ void unravel(int64_t i, const int64_t* ne, int64_t& i0, int64_t& i1, int64_t& i2, int64_t& i3) {
+  i0 = i % ne[0];
+  i /= ne[0];
+  i1 = i % ne[1];
+  i /= ne[1];
+  i2 = i % ne[2];
+  i3 = i / ne[2];
+}
+
+constexpr float k_sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+constexpr float k_gelu_coef_a = 0.044715f;
+
+__device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }
+// As the reference: saturate outside [-10, 10], otherwise the f16-rounded gelu of the f16-rounded input.
+__device__ __forceinline__ float gelu_f(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  const float xh = h2f(f2h(x));
+  const float g = 0.5f * xh * (1.0f + tanhf(k_sqrt_2_over_pi * xh * (1.0f + k_gelu_coef_a * xh * xh)));
+  return h2f(f2h(g));
+}
+
+// ---- data movement --------------------------------------------------------------------------------
+
+template <dtype T>
+__global__ void k_get_rows(tdesc dst, tdesc table, tdesc ids) {
+  const int64_t i = blockIdx.y;
+  const int32_t id = *reinterpret_cast<const int32_t*>(ids.data + i * ids.nb[0]);
+  float* out = reinterpret_cast<float*>(dst.data + i * dst.nb[1]);
+  const bool ok = id >= 0 && id < table.ne[1];
+  const uint8_t* row = table.data + (int64_t)id * table.nb[1];
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < dst.ne[0]; e += (int64_t)gridDim.x * blockDim.x)
+    out[e] = ok ? row_elem<T>(row, e) : 0.0f;
+}
+
+__global__ void k_set_rows(tdesc store, bool f16, tdesc vals, tdesc ids) {
+  const int64_t i = blockIdx.y;
+  const int32_t id = *reinterpret_cast<const int32_t*>(ids.data + i * ids.nb[0]);
+  if (id < 0 || id >= store.ne[1]) return;
+  const float* v = reinterpret_cast<const float*>(vals.data + i * vals.nb[1]);
+  uint8_t* row = store.data + (int64_t)id * store.nb[1];
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < vals.ne[0]; e += (int64_t)gridDim.x * blockDim.x) {
+    if (f16) reinterpret_cast<uint16_t*>(row)[e] = f2h(v[e]);
+    else reinterpret_cast<float*>(row)[e] = v[e];
+  }
+}
+
+__global__ void k_cpy(tdesc src, tdesc to, bool f16, int64_t n) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int64_t s0, s1, s2, s3, d0, d1, d2, d3;
+  unravel(i, src.ne, s0, s1, s2, s3);
+  unravel(i, to.ne, d0, d1, d2, d3);
+  const float v = *f32_at(src, s0, s1, s2, s3);
+  uint8_t* p = to.data + d0 * to.nb[0] + d1 * to.nb[1] + d2 * to.nb[2] + d3 * to.nb[3];
+  if (f16) *reinterpret_cast<uint16_t*>(p) = f2h(v);
+  else *reinterpret_cast<float*>(p) = v;
+}
+
+// cont, and the element-wise unary ops, over every element of dst (src strided, dst contiguous).
+enum class unary_kind { copy, scale, silu, gelu, softcap };
+template <unary_kind K>
+__global__ void k_unary(tdesc src, tdesc dst, float p0, float p1, int64_t n) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int64_t i0, i1, i2, i3;
+  unravel(i, dst.ne, i0, i1, i2, i3);
+  float v = *f32_at(src, i0, i1, i2, i3);
+  if constexpr (K == unary_kind::scale) v = v * p0 + p1;
+  if constexpr (K == unary_kind::silu) v = silu_f(v);
+  if constexpr (K == unary_kind::gelu) v = gelu_f(v);
+  if constexpr (K == unary_kind::softcap) v = p0 * tanhf(v / p0);
+  *f32_at(dst, i0, i1, i2, i3) = v;
+}
+
+template <bool Add>
+__global__ void k_binary(tdesc a, tdesc b, tdesc dst, int64_t n) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int64_t i0, i1, i2, i3;
+  unravel(i, dst.ne, i0, i1, i2, i3);
+  const float x = *f32_at(a, i0, i1, i2, i3);
+  const float y = *f32_at(b, i0 % b.ne[0], i1 % b.ne[1], i2 % b.ne[2], i3 % b.ne[3]);
+  *f32_at(dst, i0, i1, i2, i3) = Add ? x + y : x * y;
+}
+
+template <bool Gelu>
+__global__ void k_glu(tdesc g, tdesc u, tdesc dst, int64_t n) {
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int64_t i0, i1, i2, i3;
+  unravel(i, dst.ne, i0, i1, i2, i3);
+  const float gv = *f32_at(g, i0, i1, i2, i3);
+  const float uv = *f32_at(u, i0, i1, i2, i3);
+  *f32_at(dst, i0, i1, i2, i3) = (Gelu ? gelu_f(gv) : silu_f(gv)) * uv;
+}
+
+// ---- normalisation (one block per row) ------------------------------------------------------------
+
+template <bool Rms>
+__global__ void k_norm(tdesc a, tdesc dst, float eps) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const int64_t i1 = r % dst.ne[1], i2 = (r / dst.ne[1]) % dst.ne[2], i3 = r / (dst.ne[1] * dst.ne[2]);
+  const float* x = f32_at(a, 0, i1, i2, i3);
+  float* y = f32_at(dst, 0, i1, i2, i3);
+  const int64_t n = dst.ne[0];
+  float mean = 0.0f;
+  if (!Rms) {
+    float s = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
+    mean = block_sum(s, red) / (float)n;
+  }
+  float s2 = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = x[i] - mean;
+    s2 += v * v;
+  }
+  const float scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) y[i] = (x[i] - mean) * scale;
+}
+
+__global__ void k_softmax(tdesc a, tdesc mask, bool has_mask, tdesc dst, float scale) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const int64_t i1 = r % dst.ne[1], i2 = (r / dst.ne[1]) % dst.ne[2], i3 = r / (dst.ne[1] * dst.ne[2]);
+  const float* x = f32_at(a, 0, i1, i2, i3);
+  const float* m = has_mask ? reinterpret_cast<const float*>(mask.data + i1 * mask.nb[1]) : nullptr;
+  float* y = f32_at(dst, 0, i1, i2, i3);
+  const int64_t n = dst.ne[0];
+  float mx = -INFINITY;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = x[i] * scale + (m ? m[i] : 0.0f);
+    y[i] = v;
+    mx = fmaxf(mx, v);
+  }
+  mx = block_max(mx, red);
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = y[i] == -INFINITY ? 0.0f : expf(y[i] - mx);
+    y[i] = v;
+    sum += v;
+  }
+  sum = block_sum(sum, red);
+  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) y[i] *= inv;
+}
+
+// ---- rope: one thread per pair of elements of one head of one token ------------------------------
+
+struct rope_args {
+  int n_dims;
+  bool neox;
+  float theta_scale, freq_scale, ext_factor, attn_factor, corr0, corr1;
+};
+
+__device__ __forceinline__ float yarn_ramp(float low, float high, int i0) {
+  const float y = (float)(i0 / 2 - low) / fmaxf(0.001f, high - low);
+  return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+}
+
+__global__ void k_rope(tdesc x, tdesc dst, const int32_t* pos, const float* factors, rope_args ra) {
+  const int64_t h = blockIdx.x, t = blockIdx.y;
+  const int i0 = 2 * threadIdx.x;
+  if (i0 >= x.ne[0]) return;
+  const float* in = f32_at(x, 0, h, t, 0);
+  float* out = f32_at(dst, 0, h, t, 0);
+  if (i0 >= ra.n_dims) {
+    out[i0] = in[i0];
+    if (i0 + 1 < x.ne[0]) out[i0 + 1] = in[i0 + 1];
+    return;
+  }
+  // The angle advances by repeated multiplication, as in the reference.
+  float theta_base = (float)pos[t];
+  for (int k = 0; k < i0; k += 2) theta_base *= ra.theta_scale;
+  const float f = factors ? factors[i0 / 2] : 1.0f;
+  const float theta_extrap = theta_base / f;
+  const float theta_interp = ra.freq_scale * theta_extrap;
+  float theta = theta_interp;
+  float mscale = ra.attn_factor;
+  if (ra.ext_factor != 0.0f) {
+    const float mix = yarn_ramp(ra.corr0, ra.corr1, i0) * ra.ext_factor;
+    theta = theta_interp * (1 - mix) + theta_extrap * mix;
+    mscale *= 1.0f + 0.1f * logf(1.0f / ra.freq_scale);
+  }
+  const float c = cosf(theta) * mscale, s = sinf(theta) * mscale;
+  if (ra.neox) {
+    const int half = ra.n_dims / 2, i = i0 / 2;
+    const float x0 = in[i], x1 = in[i + half];
+    out[i] = x0 * c - x1 * s;
+    out[i + half] = x0 * s + x1 * c;
+  } else {
+    const float x0 = in[i0], x1 = in[i0 + 1];
+    out[i0] = x0 * c - x1 * s;
+    out[i0 + 1] = x0 * s + x1 * c;
+  }
+}
+
+// ---- mixture-of-experts routing -------------------------------------------------------------------
+
+__global__ void k_top_k(tdesc a, tdesc dst, int k) {
+  const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (r >= a.ne[1]) return;
+  const float* x = reinterpret_cast<const float*>(a.data + r * a.nb[1]);
+  int32_t* out = reinterpret_cast<int32_t*>(dst.data + r * dst.nb[1]);
+  const int64_t n = a.ne[0];
+  // Selection: the j-th pick is the best element ranked strictly after pick j-1 (value, then index).
+  float prev_v = INFINITY;
+  int64_t prev_i = -1;
+  for (int j = 0; j < k; ++j) {
+    int64_t best = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      const bool after_prev = v < prev_v || (v == prev_v && i > prev_i);
+      if (!after_prev) continue;
+      if (best < 0 || v > x[best]) best = i;
+    }
+    out[j] = (int32_t)best;
+    prev_v = x[best];
+    prev_i = best;
+  }
+}
+
+__global__ void k_gather(tdesc a, tdesc ids, tdesc dst, bool normalize) {
+  const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (t >= dst.ne[1]) return;
+  const float* x = reinterpret_cast<const float*>(a.data + t * a.nb[1]);
+  const int32_t* id = reinterpret_cast<const int32_t*>(ids.data + t * ids.nb[1]);
+  float* out = reinterpret_cast<float*>(dst.data + t * dst.nb[1]);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < dst.ne[0]; ++j) {
+    out[j] = (id[j] >= 0 && id[j] < a.ne[0]) ? x[id[j]] : 0.0f;
+    sum += out[j];
+  }
+  if (normalize && sum != 0.0f)
+    for (int64_t j = 0; j < dst.ne[0]; ++j) out[j] /= sum;
+}
+
+__global__ void k_moe_sum(tdesc x, tdesc w, tdesc dst) {
+  const int64_t t = blockIdx.y;
+  const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (i >= dst.ne[0]) return;
+  const float* wt = reinterpret_cast<const float*>(w.data + t * w.nb[1]);
+  float acc = 0.0f;
+  for (int64_t j = 0; j < x.ne[1]; ++j) {
+    const float v = *f32_at(x, i, j, t, 0) * wt[j];
+    acc = j == 0 ? v : acc + v;
+  }
+  *f32_at(dst, i, t, 0, 0) = acc;
+}
+
+float corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+  return n_dims * std::log(n_ctx_orig / (n_rot * 2.0f * (float)M_PI)) / (2.0f * std::log(base));
+}
+
+}  // namespace
+
+namespace {
+struct type_noop {
+  template <dtype T> void operator()() {}
+};
+}  // namespace
+
+bool type_readable(dtype t) {
+  return dispatch_type(t, type_noop{});
+}
+
+void run_get_rows(const tensor& dst, gpuStream_t s) {
+  const tdesc d = desc(dst), table = desc(*dst.src[0]), ids = desc(*dst.src[1]);
+  const dim3 grid(blocks_for(dst.ne[0], 256), (unsigned)dst.ne[1]);
+  dispatch_type(dst.src[0]->type, [&]<dtype T>() { k_get_rows<T><<<grid, 256, 0, s>>>(d, table, ids); });
+}
+
+void run_set_rows(const tensor& dst, gpuStream_t s) {
+  const tensor& store = *dst.src[0];
+  const tensor& vals = *dst.src[1];
+  const dim3 grid(blocks_for(vals.ne[0], 256), (unsigned)vals.ne[1]);
+  k_set_rows<<<grid, 256, 0, s>>>(desc(store), store.type == dtype::f16, desc(vals), desc(*dst.src[2]));
+}
+
+void run_cpy(const tensor& dst, gpuStream_t s) {
+  const tensor& src = *dst.src[0];
+  const tensor& to = *dst.src[1];
+  const int64_t n = src.nelements();
+  k_cpy<<<blocks_for(n, 256), 256, 0, s>>>(desc(src), desc(to), to.type == dtype::f16, n);
+}
+
+void run_cont(const tensor& dst, gpuStream_t s) {
+  const int64_t n = dst.nelements();
+  k_unary<unary_kind::copy><<<blocks_for(n, 256), 256, 0, s>>>(desc(*dst.src[0]), desc(dst), 0.0f, 0.0f, n);
+}
+
+void run_unary(const tensor& dst, gpuStream_t s) {
+  const int64_t n = dst.nelements();
+  const tdesc a = desc(*dst.src[0]), d = desc(dst);
+  const float p0 = dst.p.f(0), p1 = dst.p.f(1);
+  const unsigned g = blocks_for(n, 256);
+  switch (dst.op) {
+    case op::scale: k_unary<unary_kind::scale><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
+    case op::silu: k_unary<unary_kind::silu><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
+    case op::gelu: k_unary<unary_kind::gelu><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
+    case op::softcap: k_unary<unary_kind::softcap><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
+    default: break;
+  }
+}
+
+void run_binary(const tensor& dst, gpuStream_t s) {
+  const int64_t n = dst.nelements();
+  const unsigned g = blocks_for(n, 256);
+  if (dst.op == op::add) k_binary<true><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+  else k_binary<false><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+}
+
+void run_glu(const tensor& dst, gpuStream_t s) {
+  const int64_t n = dst.nelements();
+  const unsigned g = blocks_for(n, 256);
+  if (dst.p.i(0) == 1) k_glu<true><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+  else k_glu<false><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+}
+
+void run_norm(const tensor& dst, gpuStream_t s) {
+  const unsigned rows = (unsigned)dst.nrows();
+  const int threads = dst.ne[0] >= 1024 ? 1024 : dst.ne[0] >= 256 ? 256 : 64;
+  if (dst.op == op::rms_norm) k_norm<true><<<rows, threads, 0, s>>>(desc(*dst.src[0]), desc(dst), dst.p.f(0));
+  else k_norm<false><<<rows, threads, 0, s>>>(desc(*dst.src[0]), desc(dst), dst.p.f(0));
+}
+
+void run_softmax(const tensor& dst, gpuStream_t s) {
+  const tensor* mask = dst.src[1];
+  const tdesc m = mask ? desc(*mask) : tdesc{};
+  const int threads = dst.ne[0] >= 1024 ? 1024 : dst.ne[0] >= 256 ? 256 : 64;
+  k_softmax<<<(unsigned)dst.nrows(), threads, 0, s>>>(desc(*dst.src[0]), m, mask != nullptr, desc(dst), dst.p.f(0));
+}
+
+void run_rope(const tensor& dst, gpuStream_t s) {
+  const tensor& x = *dst.src[0];
+  rope_params rp;
+  std::memcpy(&rp, dst.p.raw, sizeof rp);
+  rope_args ra;
+  ra.n_dims = rp.n_rot;
+  ra.neox = rp.mode == rope_mode::neox;
+  ra.theta_scale = std::pow(rp.freq_base, -2.0f / (float)rp.n_rot);
+  ra.freq_scale = rp.freq_scale;
+  ra.ext_factor = rp.ext_factor;
+  ra.attn_factor = rp.attn_factor;
+  ra.corr0 = ra.corr1 = 0.0f;
+  if (rp.ext_factor != 0.0f) {
+    ra.corr0 = std::max(0.0f, std::floor(corr_dim(rp.n_rot, rp.n_ctx_orig, rp.beta_fast, rp.freq_base)));
+    ra.corr1 = std::min((float)(rp.n_rot - 1), std::ceil(corr_dim(rp.n_rot, rp.n_ctx_orig, rp.beta_slow, rp.freq_base)));
+  }
+  const float* factors = dst.src[2] ? static_cast<const float*>(dst.src[2]->data) : nullptr;
+  const dim3 grid((unsigned)x.ne[1], (unsigned)x.ne[2]);
+  const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
+  k_rope<<<grid, threads, 0, s>>>(desc(x), desc(dst), static_cast<const int32_t*>(dst.src[1]->data), factors, ra);
+}
+
+void run_top_k(const tensor& dst, gpuStream_t s) {
+  const tensor& a = *dst.src[0];
+  k_top_k<<<blocks_for(a.ne[1], 64), 64, 0, s>>>(desc(a), desc(dst), dst.p.i(0));
+}
+
+void run_gather(const tensor& dst, gpuStream_t s) {
+  k_gather<<<blocks_for(dst.ne[1], 64), 64, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), dst.p.i(0) != 0);
+}
+
+void run_moe_sum(const tensor& dst, gpuStream_t s) {
+  const dim3 grid(blocks_for(dst.ne[0], 256), (unsigned)dst.ne[1]);
+  k_moe_sum<<<grid, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst));
+}
+
+const char* take_launch_error() {
+  const gpuError_t e = gpuGetLastError();
+  return e == gpuSuccess ? "" : gpuGetErrorString(e);
+}
+
+}  // namespace hearth::gpu

@@ -1,0 +1,299 @@
+// Matrix products, part 2: activation rounding kernels, the warp-per-row product kernel (columns
+// in groups of NC, batch broadcasting) and the expert-routed product of mul_mat_id.
+#include "backends/cuda/mmv.cuh"
+#include "backends/cuda/ops.h"
+
+namespace hearth::gpu {
+
+namespace {
+
+tdesc desc(const tensor& t) {
+  tdesc d;
+  d.data = static_cast<uint8_t*>(t.data);
+  for (int i = 0; i < 4; ++i) {
+    d.ne[i] = t.ne[i];
+    d.nb[i] = (int64_t)t.nb[i];
+  }
+  return d;
+}
+
+// Bytes of one row of K activations in the GPU format for weights of type t.
+size_t act_row_bytes(dtype t, int64_t K) {
+  switch (vec_dot_type(t)) {
+    case dtype::q8_0: case dtype::q8_1: return (size_t)(K / 32) * sizeof(a8_32);
+    case dtype::q8_k: return (size_t)(K / 256) * sizeof(a8_256);
+    case dtype::f16: case dtype::bf16: return (size_t)K * 2;
+    default: return (size_t)K * 4;
+  }
+}
+
+__device__ __forceinline__ const float* src_row(const tdesc& b, int64_t r) {
+  const int64_t i1 = r % b.ne[1], i2 = (r / b.ne[1]) % b.ne[2], i3 = r / (b.ne[1] * b.ne[2]);
+  return reinterpret_cast<const float*>(b.data + i1 * b.nb[1] + i2 * b.nb[2] + i3 * b.nb[3]);
+}
+
+// q8_0 / q8_1 rounding (llama.cpp's x86 activation quantizer): one warp per 32 values.
+__global__ void k_quant_q8_32(tdesc b, uint8_t* out, size_t row_bytes, int64_t n_blocks, bool with_sum) {
+  const int lane = threadIdx.x % warp;
+  const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
+  const int64_t r = blockIdx.y;
+  if (ib >= n_blocks) return;
+  const float* x = src_row(b, r);
+  const float v = *reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(x) + (ib * 32 + lane) * b.nb[0]);
+  const float amax = warp_max(fabsf(v));
+  const float d = amax / 127.f;
+  const float id = amax != 0.f ? 127.f / amax : 0.f;
+  const int q = max(-128, min(127, __float2int_rn(v * id)));
+  a8_32* y = reinterpret_cast<a8_32*>(out + r * row_bytes) + ib;
+  y->qs[lane] = (int8_t)q;
+  const int sum = warp_sum(q);
+  if (lane == 0) {
+    y->d = f2h(d);
+    y->s = with_sum ? f2h(d * (float)sum) : 0;
+  }
+}
+
+// q8_K rounding: one warp per 256 values (8 per lane); the scale comes from the signed value of
+// largest magnitude (the first one on ties).
+__global__ void k_quant_q8_256(tdesc b, uint8_t* out, size_t row_bytes, int64_t n_blocks) {
+  const int lane = threadIdx.x % warp;
+  const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
+  const int64_t r = blockIdx.y;
+  if (ib >= n_blocks) return;
+  const uint8_t* x = reinterpret_cast<const uint8_t*>(src_row(b, r));
+  float v[8];
+  float amax = 0.0f, mx = 0.0f;
+  int idx = 0x7fffffff;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    v[i] = *reinterpret_cast<const float*>(x + (ib * 256 + lane * 8 + i) * b.nb[0]);
+    if (fabsf(v[i]) > amax) { amax = fabsf(v[i]); mx = v[i]; idx = lane * 8 + i; }
+  }
+#pragma unroll
+  for (int o = warp / 2; o > 0; o >>= 1) {
+    const float oa = shfl_xor(amax, o), om = shfl_xor(mx, o);
+    const int oi = shfl_xor(idx, o);
+    if (oa > amax || (oa == amax && oi < idx)) { amax = oa; mx = om; idx = oi; }
+  }
+  a8_256* y = reinterpret_cast<a8_256*>(out + r * row_bytes) + ib;
+  if (amax == 0.0f) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) y->qs[lane * 8 + i] = 0;
+    if (lane < 16) y->bsums[lane] = 0;
+    if (lane == 0) y->d = 0.0f;
+    return;
+  }
+  const float iscale = -127.f / mx;
+  int sum = 0;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int q = max(-128, min(127, __float2int_rn(iscale * v[i])));
+    y->qs[lane * 8 + i] = (int8_t)q;
+    sum += q;
+  }
+  sum += shfl_xor(sum, 1);  // lanes 2k and 2k+1 hold the 16 values of bsums[k]
+  if (lane % 2 == 0) y->bsums[lane / 2] = (int16_t)sum;
+  if (lane == 0) y->d = 1 / iscale;
+}
+
+// f32 / f16 / bf16 activations: a contiguous copy in the dot type.
+template <dtype A>
+__global__ void k_convert(tdesc b, uint8_t* out, size_t row_bytes) {
+  const int64_t r = blockIdx.y;
+  const uint8_t* x = reinterpret_cast<const uint8_t*>(src_row(b, r));
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < b.ne[0]; i += (int64_t)gridDim.x * blockDim.x) {
+    const float v = *reinterpret_cast<const float*>(x + i * b.nb[0]);
+    if constexpr (A == dtype::f16) reinterpret_cast<uint16_t*>(out + r * row_bytes)[i] = f2h(v);
+    else if constexpr (A == dtype::bf16) reinterpret_cast<uint16_t*>(out + r * row_bytes)[i] = f2bf(v);
+    else reinterpret_cast<float*>(out + r * row_bytes)[i] = v;
+  }
+}
+
+void quantize_activations(dtype wtype, const tensor& b, uint8_t* out, gpuStream_t s) {
+  const int64_t K = b.ne[0], rows = b.nrows();
+  const size_t rb = act_row_bytes(wtype, K);
+  const tdesc bd = desc(b);
+  switch (vec_dot_type(wtype)) {
+    case dtype::q8_0:
+    case dtype::q8_1: {
+      const int64_t nbk = K / 32;
+      k_quant_q8_32<<<dim3((unsigned)((nbk + 7) / 8), (unsigned)rows), 256, 0, s>>>(bd, out, rb, nbk, vec_dot_type(wtype) == dtype::q8_1);
+      break;
+    }
+    case dtype::q8_k: {
+      const int64_t nbk = K / 256;
+      k_quant_q8_256<<<dim3((unsigned)((nbk + 3) / 4), (unsigned)rows), 128, 0, s>>>(bd, out, rb, nbk);
+      break;
+    }
+    case dtype::f16: k_convert<dtype::f16><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
+    case dtype::bf16: k_convert<dtype::bf16><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
+    default: k_convert<dtype::f32><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
+  }
+}
+
+constexpr int k_rows_per_block = 4;  // warps per block, one weight row each
+
+struct mm_args {
+  const uint8_t* a;       // weights
+  int64_t a_nb1, a_nb2, a_nb3;
+  int64_t M, n_blocks;    // rows, blocks per row
+  const uint8_t* act;     // rounded activations, row r at act + r * act_rb
+  int64_t act_rb;
+  int64_t N, b2;          // columns, B's dim 2 (batch index = i2 + b2 * i3)
+  int64_t r2, r3;         // broadcast ratios b2 / a2, b3 / a3
+  uint8_t* dst;
+  int64_t d_nb1, d_nb2, d_nb3;
+};
+
+// out[m, n, i2, i3] for NC consecutive columns n; warp = weight row m, lanes over block slices.
+template <dtype T, int NC>
+__global__ void __launch_bounds__(warp * k_rows_per_block) k_mul_mat(mm_args p) {
+  using tr = mm<T>;
+  using W = typename tr::wblock;
+  using A = typename tr::ablock;
+  const int lane = threadIdx.x;
+  const int64_t m = blockIdx.x * (int64_t)k_rows_per_block + threadIdx.y;
+  if (m >= p.M) return;
+  const int64_t n0 = (int64_t)blockIdx.y * NC;
+  const int64_t i2 = blockIdx.z % p.b2, i3 = blockIdx.z / p.b2;
+  const W* x = reinterpret_cast<const W*>(p.a + m * p.a_nb1 + (i2 / p.r2) * p.a_nb2 + (i3 / p.r3) * p.a_nb3);
+  const A* y[NC];
+#pragma unroll
+  for (int c = 0; c < NC; ++c) {
+    const int64_t n = min(n0 + c, p.N - 1);
+    y[c] = reinterpret_cast<const A*>(p.act + (n + p.N * blockIdx.z) * p.act_rb);
+  }
+  float acc[NC] = {};
+  constexpr int per_iter = warp / tr::tpb;
+  const int slice = lane % tr::tpb;
+  for (int64_t ib = lane / tr::tpb; ib < p.n_blocks; ib += per_iter) {
+#pragma unroll
+    for (int c = 0; c < NC; ++c) acc[c] += tr::dot(x + ib, y[c] + ib, slice);
+  }
+#pragma unroll
+  for (int c = 0; c < NC; ++c) {
+    const float v = warp_sum(acc[c]);
+    if (lane == 0 && n0 + c < p.N)
+      *reinterpret_cast<float*>(p.dst + m * 4 + (n0 + c) * p.d_nb1 + i2 * p.d_nb2 + i3 * p.d_nb3) = v;
+  }
+}
+
+struct mmid_args {
+  const uint8_t* a;
+  int64_t a_nb1, a_nb2, n_expert;
+  int64_t M, n_blocks;
+  const uint8_t* act;
+  int64_t act_rb, b_ne1;
+  const uint8_t* ids;
+  int64_t ids_nb0, ids_nb1;
+  uint8_t* dst;
+  int64_t d_nb1, d_nb2;
+};
+
+// out[:, e, t] = experts[ids[e, t]] x B[:, e % nb, t]; grid (rows, e, t).
+template <dtype T>
+__global__ void __launch_bounds__(warp * k_rows_per_block) k_mul_mat_id(mmid_args p) {
+  using tr = mm<T>;
+  using W = typename tr::wblock;
+  using A = typename tr::ablock;
+  const int lane = threadIdx.x;
+  const int64_t m = blockIdx.x * (int64_t)k_rows_per_block + threadIdx.y;
+  if (m >= p.M) return;
+  const int64_t e = blockIdx.y, t = blockIdx.z;
+  const int32_t id = *reinterpret_cast<const int32_t*>(p.ids + e * p.ids_nb0 + t * p.ids_nb1);
+  float* out = reinterpret_cast<float*>(p.dst + m * 4 + e * p.d_nb1 + t * p.d_nb2);
+  if (id < 0 || id >= p.n_expert) {
+    if (lane == 0) *out = 0.0f;
+    return;
+  }
+  const W* x = reinterpret_cast<const W*>(p.a + m * p.a_nb1 + id * p.a_nb2);
+  const A* y = reinterpret_cast<const A*>(p.act + ((e % p.b_ne1) + p.b_ne1 * t) * p.act_rb);
+  float acc = 0.0f;
+  const int slice = lane % tr::tpb;
+  for (int64_t ib = lane / tr::tpb; ib < p.n_blocks; ib += warp / tr::tpb) acc += tr::dot(x + ib, y + ib, slice);
+  acc = warp_sum(acc);
+  if (lane == 0) *out = acc;
+}
+
+template <dtype T, int NC>
+void launch_mul_mat(const mm_args& p, int64_t batches, gpuStream_t s) {
+  const dim3 grid((unsigned)((p.M + k_rows_per_block - 1) / k_rows_per_block), (unsigned)((p.N + NC - 1) / NC), (unsigned)batches);
+  k_mul_mat<T, NC><<<grid, dim3(warp, k_rows_per_block), 0, s>>>(p);
+}
+
+}  // namespace
+
+bool matmul_supported(const tensor& n) {
+  const tensor& a = *n.src[0];
+  const tensor& b = *n.src[1];
+  if (b.type != dtype::f32 || !type_readable(a.type) || a.ne[0] % block_size(a.type) != 0) return false;
+  if (!is_quantized(a.type) && a.nb[0] != type_size(a.type)) return false;
+  const int64_t qk = block_size(vec_dot_type(a.type));
+  if (a.ne[0] % qk != 0) return false;
+  // grid limits: columns / batches / experts in grid dimensions y and z
+  if (n.op == op::mul_mat) return (b.ne[1] + 7) / 8 < 65535 && b.ne[2] * b.ne[3] < 65535;
+  return n.src[2]->ne[0] < 65535 && n.src[2]->ne[1] < 65535;
+}
+
+size_t scratch_bytes(const tensor& n) {
+  if (n.op != op::mul_mat && n.op != op::mul_mat_id) return 0;
+  const tensor& b = *n.src[1];
+  return act_row_bytes(n.src[0]->type, b.ne[0]) * (size_t)b.nrows();
+}
+
+void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch) {
+  const tensor& a = *dst.src[0];
+  const tensor& b = *dst.src[1];
+  quantize_activations(a.type, b, scratch, s);
+  mm_args p;
+  p.a = static_cast<const uint8_t*>(a.data);
+  p.a_nb1 = (int64_t)a.nb[1];
+  p.a_nb2 = (int64_t)a.nb[2];
+  p.a_nb3 = (int64_t)a.nb[3];
+  p.M = a.ne[1];
+  p.n_blocks = a.ne[0] / block_size(a.type);
+  p.act = scratch;
+  p.act_rb = (int64_t)act_row_bytes(a.type, b.ne[0]);
+  p.N = b.ne[1];
+  p.b2 = b.ne[2];
+  p.r2 = b.ne[2] / a.ne[2];
+  p.r3 = b.ne[3] / a.ne[3];
+  p.dst = static_cast<uint8_t*>(dst.data);
+  p.d_nb1 = (int64_t)dst.nb[1];
+  p.d_nb2 = (int64_t)dst.nb[2];
+  p.d_nb3 = (int64_t)dst.nb[3];
+  const int64_t batches = b.ne[2] * b.ne[3];
+  dispatch_type(a.type, [&]<dtype T>() {
+    if (p.N == 1) launch_mul_mat<T, 1>(p, batches, s);
+    else if (p.N == 2) launch_mul_mat<T, 2>(p, batches, s);
+    else if (p.N <= 4) launch_mul_mat<T, 4>(p, batches, s);
+    else launch_mul_mat<T, 8>(p, batches, s);
+  });
+}
+
+void run_mul_mat_id(const tensor& dst, gpuStream_t s, uint8_t* scratch) {
+  const tensor& a = *dst.src[0];
+  const tensor& b = *dst.src[1];
+  const tensor& ids = *dst.src[2];
+  quantize_activations(a.type, b, scratch, s);
+  mmid_args p;
+  p.a = static_cast<const uint8_t*>(a.data);
+  p.a_nb1 = (int64_t)a.nb[1];
+  p.a_nb2 = (int64_t)a.nb[2];
+  p.n_expert = a.ne[2];
+  p.M = a.ne[1];
+  p.n_blocks = a.ne[0] / block_size(a.type);
+  p.act = scratch;
+  p.act_rb = (int64_t)act_row_bytes(a.type, b.ne[0]);
+  p.b_ne1 = b.ne[1];
+  p.ids = static_cast<const uint8_t*>(ids.data);
+  p.ids_nb0 = (int64_t)ids.nb[0];
+  p.ids_nb1 = (int64_t)ids.nb[1];
+  p.dst = static_cast<uint8_t*>(dst.data);
+  p.d_nb1 = (int64_t)dst.nb[1];
+  p.d_nb2 = (int64_t)dst.nb[2];
+  const dim3 grid((unsigned)((p.M + k_rows_per_block - 1) / k_rows_per_block), (unsigned)ids.ne[0], (unsigned)ids.ne[1]);
+  dispatch_type(a.type, [&]<dtype T>() { k_mul_mat_id<T><<<grid, dim3(warp, k_rows_per_block), 0, s>>>(p); });
+}
+
+}  // namespace hearth::gpu

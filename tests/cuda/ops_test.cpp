@@ -1,0 +1,289 @@
+// Backend-ops harness: every op the model graphs use, on every weight type, with odd sizes,
+// broadcasting, strided views and masks, run on the CUDA/HIP device and on the CPU backend from the
+// same random inputs; results must agree to a normalised mean squared error per op.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+
+#include "backend/scheduler.h"
+#include "core/fp16.h"
+#include "core/graph.h"
+#include "formats/quants.h"
+#include "gpu_util.h"
+
+namespace hearth::test {
+namespace {
+
+// Builds one case's graph with deterministic leaves (same seed => same bytes on every device).
+struct builder {
+  graph g;
+  std::vector<std::pair<tensor*, std::vector<uint8_t>>> leaves;
+  std::mt19937 rng{1234};
+
+  std::vector<float> randn(size_t n, float scale) {
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+  }
+  tensor* leaf(dtype type, std::initializer_list<int64_t> ne, std::vector<uint8_t> bytes) {
+    tensor* t = g.new_tensor(type, ne);
+    bytes.resize(t->nbytes());
+    leaves.emplace_back(t, std::move(bytes));
+    return t;
+  }
+  // Random values, stored in type t (quantized row by row with the reference quantizer).
+  tensor* rand(dtype t, std::initializer_list<int64_t> ne, float scale = 1.0f) {
+    int64_t n = 1;
+    for (int64_t x : ne) n *= x;
+    const int64_t row = *ne.begin();
+    const auto v = randn((size_t)n, scale);
+    std::vector<uint8_t> bytes(row_bytes(t, row) * (size_t)(n / row));
+    for (int64_t r = 0; r < n / row; ++r) ref::quantize_row(t, v.data() + r * row, bytes.data() + r * row_bytes(t, row), row);
+    return leaf(t, ne, std::move(bytes));
+  }
+  tensor* f32(std::initializer_list<int64_t> ne, const std::vector<float>& v) {
+    std::vector<uint8_t> b(v.size() * 4);
+    std::memcpy(b.data(), v.data(), b.size());
+    return leaf(dtype::f32, ne, std::move(b));
+  }
+  tensor* i32(std::initializer_list<int64_t> ne, const std::vector<int32_t>& v) {
+    std::vector<uint8_t> b(v.size() * 4);
+    std::memcpy(b.data(), v.data(), b.size());
+    return leaf(dtype::i32, ne, std::move(b));
+  }
+  // Causal-style mask [n_kv, n_tok]: token t sees cells <= t + offset; optionally a fully masked row.
+  tensor* mask(int64_t n_kv, int64_t n_tok, int64_t offset, bool one_empty_row = false) {
+    std::vector<float> m((size_t)(n_kv * n_tok));
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t j = 0; j < n_kv; ++j)
+        m[(size_t)(t * n_kv + j)] = (j <= t + offset && !(one_empty_row && t == 1)) ? 0.0f : -std::numeric_limits<float>::infinity();
+    return f32({n_kv, n_tok}, m);
+  }
+};
+
+using build_fn = std::function<tensor*(builder&)>;
+
+// Runs the case on dev (with the CPU for anything dev leaves out) and returns the output as floats.
+std::vector<float> run_case(device* dev, const build_fn& f, bool* gpu_ran = nullptr) {
+  builder b;
+  tensor* out = f(b);
+  b.g.mark_output(out);
+  buffer_type* bt = dev->default_buffer_type();
+  size_t total = 0;
+  for (auto& [t, bytes] : b.leaves) total += (t->nbytes() + bt->alignment() - 1) / bt->alignment() * bt->alignment();
+  auto buf = bt->allocate(total);
+  size_t off = 0;
+  for (auto& [t, bytes] : b.leaves) {
+    buf->place(*t, off);
+    buf->set(*t, bytes.data(), 0, bytes.size());
+    off += (t->nbytes() + bt->alignment() - 1) / bt->alignment() * bt->alignment();
+  }
+  std::vector<device*> devs{dev};
+  if (dev->kind() != device_kind::cpu) devs.push_back(registry::instance().cpu());
+  scheduler s(devs);
+  s.plan(b.g);
+  if (gpu_ran) *gpu_ran = s.device_of(out->storage()) == dev;
+  s.compute();
+  const tensor* st = out;
+  std::vector<float> v((size_t)out->nelements());
+  if (out->is_contiguous()) {
+    s.get(st, v.data(), 0, v.size() * 4);
+  } else {
+    std::vector<uint8_t> raw(out->nbytes());
+    s.get(st, raw.data(), 0, raw.size());
+    for (int64_t i = 0; i < out->nelements(); ++i) {
+      int64_t r = i, off2 = 0;
+      for (int d = 0; d < 4; ++d) {
+        off2 += (r % out->ne[d]) * (int64_t)out->nb[d];
+        r /= out->ne[d];
+      }
+      if (out->type == dtype::f16) {
+        uint16_t h;
+        std::memcpy(&h, raw.data() + off2, 2);
+        v[(size_t)i] = f16_to_f32(h);
+      } else {
+        std::memcpy(&v[(size_t)i], raw.data() + off2, 4);
+      }
+    }
+  }
+  if (out->type == dtype::i32)
+    for (auto& x : v) { int32_t k; std::memcpy(&k, &x, 4); x = (float)k; }
+  return v;
+}
+
+double nmse(const std::vector<float>& a, const std::vector<float>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isinf(ref[i]) && a[i] == ref[i]) continue;
+    const double d = (double)a[i] - (double)ref[i];
+    num += d * d;
+    den += (double)ref[i] * (double)ref[i];
+  }
+  return den > 0 ? num / den : num;
+}
+
+struct op_case {
+  std::string name;
+  build_fn build;
+  double tol;
+};
+
+class GpuOps : public ::testing::TestWithParam<op_case> {};
+
+TEST_P(GpuOps, MatchesCpu) {
+  HEARTH_NEED_GPU(dev);
+  const op_case& c = GetParam();
+  bool on_gpu = false;
+  const auto got = run_case(dev, c.build, &on_gpu);
+  EXPECT_TRUE(on_gpu) << "the device did not take the op";
+  const auto want = run_case(registry::instance().cpu(), c.build);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_FALSE(std::isnan(got[i]) && !std::isnan(want[i])) << "NaN at " << i;
+  EXPECT_LE(nmse(got, want), c.tol) << c.name;
+}
+
+const dtype k_weight_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1,
+                                dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::iq4_nl,
+                                dtype::iq4_xs};
+
+std::vector<op_case> all_cases() {
+  std::vector<op_case> v;
+  for (dtype t : k_weight_types) {
+    const std::string tn = dtype_name(t);
+    v.push_back({"get_rows_" + tn, [t](builder& b) {
+                   tensor* table = b.rand(t, {512, 9});
+                   return b.g.get_rows(table, b.i32({5}, {3, 0, 8, 3, 7}));
+                 }, 1e-12});
+    for (int64_t n : {1, 2, 3, 7, 9, 40}) {
+      v.push_back({"mul_mat_" + tn + "_n" + std::to_string(n), [t, n](builder& b) {
+                     tensor* a = b.rand(t, {512, 67});
+                     return b.g.mul_mat(a, b.rand(dtype::f32, {512, n}));
+                   }, 1e-9});
+    }
+    v.push_back({"mul_mat_batched_" + tn, [t](builder& b) {
+                   tensor* a = b.rand(t, {256, 19, 2, 1});
+                   return b.g.mul_mat(a, b.rand(dtype::f32, {256, 5, 4, 2}));
+                 }, 1e-9});
+    v.push_back({"mul_mat_id_" + tn, [t](builder& b) {
+                   tensor* ex = b.rand(t, {256, 33, 4});
+                   tensor* ids = b.i32({2, 5}, {0, 3, 2, 1, 3, 3, 1, 0, 2, 2});
+                   return b.g.mul_mat_id(ex, b.rand(dtype::f32, {256, 2, 5}), ids);
+                 }, 1e-9});
+  }
+  v.push_back({"mul_mat_id_shared_b", [](builder& b) {
+                 tensor* ex = b.rand(dtype::q4_k, {256, 40, 3});
+                 tensor* ids = b.i32({2, 3}, {2, 0, 1, 1, 0, 2});
+                 return b.g.mul_mat_id(ex, b.rand(dtype::f32, {256, 1, 3}), ids);
+               }, 1e-9});
+  v.push_back({"mul_mat_strided_b", [](builder& b) {
+                 tensor* a = b.rand(dtype::f32, {64, 10, 3});
+                 tensor* bt = b.rand(dtype::f32, {6, 64, 3});
+                 return b.g.mul_mat(a, b.g.permute(bt, 1, 0, 2, 3));
+               }, 1e-9});
+  v.push_back({"add_broadcast", [](builder& b) { return b.g.add(b.rand(dtype::f32, {70, 7, 3}), b.rand(dtype::f32, {70, 1, 3})); }, 1e-14});
+  v.push_back({"mul_broadcast", [](builder& b) { return b.g.mul(b.rand(dtype::f32, {70, 7, 3}), b.rand(dtype::f32, {70, 7, 1})); }, 1e-14});
+  v.push_back({"add_strided", [](builder& b) {
+                 tensor* a = b.rand(dtype::f32, {7, 70});
+                 return b.g.add(b.g.transpose(a), b.rand(dtype::f32, {70, 1}));
+               }, 1e-14});
+  v.push_back({"scale", [](builder& b) { return b.g.scale(b.rand(dtype::f32, {100, 7}), 0.37f, -1.5f); }, 1e-14});
+  v.push_back({"silu", [](builder& b) { return b.g.silu(b.rand(dtype::f32, {100, 7}, 4.0f)); }, 1e-12});
+  v.push_back({"gelu", [](builder& b) { return b.g.gelu(b.rand(dtype::f32, {100, 7}, 6.0f)); }, 1e-7});
+  v.push_back({"softcap", [](builder& b) { return b.g.softcap(b.rand(dtype::f32, {100, 7}, 40.0f), 30.0f); }, 1e-12});
+  for (int kind : {0, 1}) {
+    v.push_back({kind ? "geglu_views" : "swiglu_views", [kind](builder& b) {
+                   tensor* x = b.rand(dtype::f32, {2 * 96, 5}, 3.0f);
+                   tensor* gate = b.g.view(x, {96, 5}, {x->nb[1]}, 0);
+                   tensor* up = b.g.view(x, {96, 5}, {x->nb[1]}, 96 * 4);
+                   return kind ? b.g.geglu(gate, up) : b.g.swiglu(gate, up);
+                 }, 1e-7});
+  }
+  v.push_back({"rms_norm", [](builder& b) { return b.g.rms_norm(b.rand(dtype::f32, {4096, 3}, 2.0f), 1e-5f); }, 1e-12});
+  v.push_back({"rms_norm_odd", [](builder& b) { return b.g.rms_norm(b.rand(dtype::f32, {65, 3, 2}), 1e-6f); }, 1e-12});
+  v.push_back({"norm", [](builder& b) { return b.g.norm(b.rand(dtype::f32, {300, 4}, 2.0f), 1e-5f); }, 1e-12});
+  v.push_back({"softmax_mask", [](builder& b) {
+                 tensor* x = b.rand(dtype::f32, {40, 6, 2}, 3.0f);
+                 return b.g.softmax(x, b.mask(40, 6, 30), 0.125f);
+               }, 1e-12});
+  v.push_back({"softmax_plain", [](builder& b) { return b.g.softmax(b.rand(dtype::f32, {1000, 3}, 3.0f)); }, 1e-12});
+  for (int mode : {0, 2}) {
+    for (int variant : {0, 1, 2}) {
+      v.push_back({"rope_" + std::string(mode ? "neox" : "normal") + std::to_string(variant), [mode, variant](builder& b) {
+                     tensor* x = b.rand(dtype::f32, {64, 4, 5});
+                     tensor* pos = b.i32({5}, {0, 1, 7, 100, 3000});
+                     rope_params rp{};
+                     rp.n_rot = variant == 2 ? 32 : 64;
+                     rp.mode = (rope_mode)mode;
+                     rp.n_ctx_orig = 4096;
+                     rp.freq_base = 10000.0f;
+                     rp.freq_scale = variant == 1 ? 0.25f : 1.0f;
+                     rp.ext_factor = variant == 1 ? 1.0f : 0.0f;
+                     rp.attn_factor = 1.0f;
+                     rp.beta_fast = 32.0f;
+                     rp.beta_slow = 1.0f;
+                     tensor* ff = nullptr;
+                     if (variant == 2) {
+                       std::vector<float> f(16);
+                       for (int i = 0; i < 16; ++i) f[(size_t)i] = 1.0f + 0.5f * (float)i;
+                       ff = b.f32({16}, f);
+                     }
+                     return b.g.rope(x, pos, ff, rp);
+                   }, 1e-10});
+    }
+  }
+  for (dtype kv : {dtype::f32, dtype::f16}) {
+    for (int hd : {64, 128, 256}) {
+      for (float cap : {0.0f, 20.0f}) {
+        if (cap > 0 && hd != 128) continue;
+        const std::string name = std::string("attention_") + dtype_name(kv) + "_hd" + std::to_string(hd) + (cap > 0 ? "_softcap" : "");
+        v.push_back({name, [kv, hd, cap](builder& b) {
+                       const int64_t n_kv = 70, n_tok = 4;
+                       tensor* q = b.rand(dtype::f32, {hd, 8, n_tok});
+                       tensor* k = b.rand(kv, {hd, 2, n_kv});
+                       tensor* vv = b.rand(kv, {hd, 2, n_kv});
+                       return b.g.attention(q, k, vv, b.mask(n_kv, n_tok, 60, true), 1.0f / std::sqrt((float)hd), cap);
+                     }, 1e-10});
+      }
+    }
+  }
+  for (dtype st : {dtype::f32, dtype::f16}) {
+    v.push_back({std::string("set_rows_") + dtype_name(st), [st](builder& b) {
+                   tensor* store = b.rand(st, {48, 10});
+                   return b.g.set_rows(store, b.rand(dtype::f32, {48, 3}), b.i32({3}, {7, 2, 9}));
+                 }, 1e-12});
+    v.push_back({std::string("cpy_to_") + dtype_name(st), [st](builder& b) {
+                   tensor* dst = b.rand(st, {32, 6, 2});
+                   tensor* view = b.g.view(dst, {32, 3}, {dst->nb[1] * 2}, dst->nb[2]);
+                   return b.g.cpy(b.rand(dtype::f32, {96}), view);
+                 }, 1e-12});
+  }
+  v.push_back({"cont_permuted", [](builder& b) { return b.g.cont(b.g.permute(b.rand(dtype::f32, {9, 5, 4}), 2, 0, 1, 3)); }, 1e-14});
+  v.push_back({"top_k", [](builder& b) {
+                 std::vector<float> x(16 * 5);
+                 for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 7) % 11) * 0.5f;  // ties
+                 return b.g.top_k(b.f32({16, 5}, x), 4);
+               }, 0.0});
+  v.push_back({"gather_norm", [](builder& b) {
+                 tensor* p = b.g.softmax(b.rand(dtype::f32, {8, 5}));
+                 return b.g.gather(p, b.i32({2, 5}, {0, 7, 3, 3, 1, 2, 6, 5, 4, 0}), true);
+               }, 1e-12});
+  v.push_back({"moe_sum", [](builder& b) { return b.g.moe_sum(b.rand(dtype::f32, {100, 3, 4}), b.rand(dtype::f32, {3, 4})); }, 1e-12});
+  return v;
+}
+
+std::string case_name(const ::testing::TestParamInfo<op_case>& info) {
+  std::string n = info.param.name;
+  for (char& ch : n)
+    if (!std::isalnum((unsigned char)ch)) ch = '_';
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, GpuOps, ::testing::ValuesIn(all_cases()), case_name);
+
+}  // namespace
+}  // namespace hearth::test
