@@ -181,9 +181,9 @@ std::vector<op_case> all_cases() {
                  return b.g.mul_mat_id(ex, b.rand(dtype::f32, {256, 1, 3}), ids);
                }, 1e-9});
   v.push_back({"mul_mat_strided_b", [](builder& b) {
-                 tensor* a = b.rand(dtype::f32, {64, 10, 3});
-                 tensor* bt = b.rand(dtype::f32, {6, 64, 3});
-                 return b.g.mul_mat(a, b.g.permute(bt, 1, 0, 2, 3));
+                 tensor* a = b.rand(dtype::q8_0, {64, 10, 3});
+                 tensor* bt = b.rand(dtype::f32, {64, 3, 6});
+                 return b.g.mul_mat(a, b.g.permute(bt, 0, 2, 1, 3));
                }, 1e-9});
   v.push_back({"add_broadcast", [](builder& b) { return b.g.add(b.rand(dtype::f32, {70, 7, 3}), b.rand(dtype::f32, {70, 1, 3})); }, 1e-14});
   v.push_back({"mul_broadcast", [](builder& b) { return b.g.mul(b.rand(dtype::f32, {70, 7, 3}), b.rand(dtype::f32, {70, 7, 1})); }, 1e-14});
