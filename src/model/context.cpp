@@ -50,6 +50,14 @@ void dump_nodes(void* user, const std::vector<tensor*>& nodes, scheduler& s) {
 
 }  // namespace
 
+struct context::built_graph {
+  graph g;
+  std::unique_ptr<graph_builder> b;
+  tensor* logits = nullptr;
+  int64_t n_tokens = 0, n_out = 0;
+  uint32_t n_kv = 0;
+};
+
 context::context(model& m, const context_params& p) : m_(m), params_(p) {
   if (params_.n_ctx == 0) params_.n_ctx = std::min<uint32_t>(m.hp.n_ctx_train, 4096);
   if (params_.n_batch == 0) fail(error_kind::invalid_argument, "batch size must be positive");
@@ -105,10 +113,20 @@ void context::decode_ubatch(const ubatch& ub, size_t out_base) {
   std::vector<int32_t> slots = kv_->place(ub);
   try {
     const uint32_t n_kv = kv_->n_kv();
-    graph g;
-    graph_builder b(m_, *kv_, g, n_tokens, n_out, n_kv);
-    tensor* logits = arch_for(m_.hp.a).build(b);
-    g.mark_output(logits);
+    if (!last_ || last_->n_tokens != n_tokens || last_->n_out != n_out || last_->n_kv != n_kv || !params_.dump_dir.empty()) {
+      last_.reset();
+      auto bg = std::make_unique<built_graph>();
+      bg->b = std::make_unique<graph_builder>(m_, *kv_, bg->g, n_tokens, n_out, n_kv);
+      bg->logits = arch_for(m_.hp.a).build(*bg->b);
+      bg->g.mark_output(bg->logits);
+      bg->n_tokens = n_tokens;
+      bg->n_out = n_out;
+      bg->n_kv = n_kv;
+      sched_->plan(bg->g);
+      last_ = std::move(bg);
+    }
+    graph_builder& b = *last_->b;
+    tensor* logits = last_->logits;
     std::unique_ptr<dump_state> dump;
     if (!params_.dump_dir.empty()) {
       dump = std::make_unique<dump_state>();
@@ -117,7 +135,6 @@ void context::decode_ubatch(const ubatch& ub, size_t out_base) {
       dump->index.open(dump->dir + "/index.tsv");
       sched_->set_node_callback(dump_nodes, dump.get());
     }
-    sched_->plan(g);
     sched_->set_input(b.in.tokens, ub.b->tokens.data() + ub.begin, (size_t)n_tokens * 4);
     sched_->set_input(b.in.pos, ub.b->pos.data() + ub.begin, (size_t)n_tokens * 4);
     sched_->set_input(b.in.kv_idx, slots.data(), (size_t)n_tokens * 4);
@@ -136,6 +153,7 @@ void context::decode_ubatch(const ubatch& ub, size_t out_base) {
     ++pass_;
   } catch (...) {
     sched_->set_node_callback(nullptr, nullptr);
+    last_.reset();
     kv_->release(slots);
     throw;
   }

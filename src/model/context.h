@@ -44,6 +44,8 @@ class context {
 
  private:
   void decode_ubatch(const ubatch& ub, size_t out_base);
+  struct built_graph;
+
 
   model& m_;
   context_params params_;
@@ -52,6 +54,10 @@ class context {
   std::vector<float> logits_;
   size_t n_outputs_ = 0;
   uint64_t pass_ = 0;
+  // The last planned graph, reused while the next micro-batch has the same shape (every token of a
+  // generation between KV-cache pad steps): rebuilding and re-planning it costs more host time per
+  // token than a GPU spends computing a small model.
+  std::unique_ptr<built_graph> last_;
 };
 
 }  // namespace hearth
