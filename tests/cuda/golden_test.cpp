@@ -14,6 +14,8 @@ struct gpu_golden {
   bool half;
 };
 
+void PrintTo(const gpu_golden& g, std::ostream* os) { *os << g.c.stem << (g.half ? " half" : " full"); }
+
 class GpuGolden : public ::testing::TestWithParam<gpu_golden> {};
 
 TEST_P(GpuGolden, MatchesReference) {

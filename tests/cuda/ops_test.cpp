@@ -91,7 +91,7 @@ std::vector<float> run_case(device* dev, const build_fn& f, bool* gpu_ran = null
   s.compute();
   const tensor* st = out;
   std::vector<float> v((size_t)out->nelements());
-  if (out->is_contiguous()) {
+  if (out->is_contiguous() && type_size(out->type) == 4) {
     s.get(st, v.data(), 0, v.size() * 4);
   } else {
     std::vector<uint8_t> raw(out->nbytes());
@@ -133,6 +133,8 @@ struct op_case {
   double tol;
 };
 
+void PrintTo(const op_case& c, std::ostream* os) { *os << c.name; }
+
 class GpuOps : public ::testing::TestWithParam<op_case> {};
 
 TEST_P(GpuOps, MatchesCpu) {
@@ -169,6 +171,10 @@ std::vector<op_case> all_cases() {
                    tensor* a = b.rand(t, {256, 19, 2, 1});
                    return b.g.mul_mat(a, b.rand(dtype::f32, {256, 5, 4, 2}));
                  }, 1e-9});
+    v.push_back({"mul_mat_tile_batched_" + tn, [t](builder& b) {
+                   tensor* a = b.rand(t, {768, 37, 2, 1});
+                   return b.g.mul_mat(a, b.rand(dtype::f32, {768, 70, 2, 2}));
+                 }, 1e-9});
     v.push_back({"mul_mat_id_" + tn, [t](builder& b) {
                    tensor* ex = b.rand(t, {256, 33, 4});
                    tensor* ids = b.i32({2, 5}, {0, 3, 2, 1, 3, 3, 1, 0, 2, 2});
@@ -179,6 +185,9 @@ std::vector<op_case> all_cases() {
                  tensor* ex = b.rand(dtype::q4_k, {256, 40, 3});
                  tensor* ids = b.i32({2, 3}, {2, 0, 1, 1, 0, 2});
                  return b.g.mul_mat_id(ex, b.rand(dtype::f32, {256, 1, 3}), ids);
+               }, 1e-9});
+  v.push_back({"mul_mat_tile_odd_k", [](builder& b) {  // K not a whole number of tile chunks
+                 return b.g.mul_mat(b.rand(dtype::q4_0, {544, 50}), b.rand(dtype::f32, {544, 33}));
                }, 1e-9});
   v.push_back({"mul_mat_strided_b", [](builder& b) {
                  tensor* a = b.rand(dtype::q8_0, {64, 10, 3});

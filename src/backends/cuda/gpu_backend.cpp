@@ -4,8 +4,11 @@
 // updated in place when only parameters change, so per-token launch overhead stays small.
 // Built twice from this source: libhearth-cuda.so (nvcc) and libhearth-rocm.so (hipcc).
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -113,7 +116,7 @@ bool op_supported(const tensor& n) {
   }
 }
 
-void run_node(const tensor& n, gpuStream_t s, uint8_t* scratch) {
+void run_node(const tensor& n, gpuStream_t s, uint8_t* scratch, bool quantize) {
   switch (n.op) {
     case op::get_rows: return run_get_rows(n, s);
     case op::set_rows: return run_set_rows(n, s);
@@ -131,12 +134,92 @@ void run_node(const tensor& n, gpuStream_t s, uint8_t* scratch) {
     case op::softmax: return run_softmax(n, s);
     case op::rope: return run_rope(n, s);
     case op::attention: return run_attention(n, s);
-    case op::mul_mat: return run_mul_mat(n, s, scratch);
-    case op::mul_mat_id: return run_mul_mat_id(n, s, scratch);
+    case op::mul_mat: return run_mul_mat(n, s, scratch, quantize);
+    case op::mul_mat_id: return run_mul_mat_id(n, s, scratch, quantize);
     case op::top_k: return run_top_k(n, s);
     case op::gather: return run_gather(n, s);
     case op::moe_sum: return run_moe_sum(n, s);
     default: fail("{}: op {} is not supported", HEARTH_GPU_API, op_name(n.op));
+  }
+}
+
+// Runs a node list. Consecutive products of the same activations (q/k/v, gate/up) round them once:
+// the scratch keeps the last rounding until another product needs a different one.
+// Per-node timing for HEARTH_GPU_STATS=2 (eager execution only): GPU milliseconds per op kind.
+struct node_profile {
+  std::map<std::string, std::pair<double, long>> ms;  // label -> (total ms, count)
+  std::vector<std::pair<std::string, std::pair<gpuEvent_t, gpuEvent_t>>> pending;
+  void collect() {
+    for (auto& [label, ev] : pending) {
+      float t = 0;
+      (void)gpuEventSynchronize(ev.second);
+      (void)gpuEventElapsedTime(&t, ev.first, ev.second);
+      auto& e = ms[label];
+      e.first += t;
+      e.second += 1;
+      (void)gpuEventDestroy(ev.first);
+      (void)gpuEventDestroy(ev.second);
+    }
+    pending.clear();
+  }
+};
+
+std::string node_label(const tensor& n) {
+  std::string l = op_name(n.op);
+  if (n.op == op::mul_mat || n.op == op::mul_mat_id) l += fmt::format(" {} n={}", dtype_name(n.src[0]->type), n.src[1]->ne[1]);
+  return l;
+}
+
+void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, const tensor*& last_b,
+             dtype& last_type);
+
+void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* scratch, node_profile* prof = nullptr) {
+  const tensor* last_b = nullptr;
+  dtype last_type = dtype::f32;
+  for (size_t i = 0; i < work.size(); ++i) {
+    const tensor* n = work[i];
+    gpuEvent_t e0 = nullptr, e1 = nullptr;
+    if (prof) {
+      (void)gpuEventCreate(&e0);
+      (void)gpuEventCreate(&e1);
+      (void)gpuEventRecord(e0, s);
+    }
+    const size_t i0 = i;
+    run_one(work, i, s, scratch, last_b, last_type);
+    if (prof) {
+      (void)gpuEventRecord(e1, s);
+      std::string label = node_label(*n);
+      if (i != i0) label = "fused " + label + "+" + op_name(work[i]->op);
+      prof->pending.push_back({label, {e0, e1}});
+    }
+  }
+}
+
+// Runs work[i] (or a fused group starting there, advancing i to its last node).
+void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, const tensor*& last_b,
+             dtype& last_type) {
+  {
+    const tensor* n = work[i];
+    // add -> norm -> mul and norm -> mul run as one kernel.
+    if (n->op == op::add && i + 2 < work.size() && (work[i + 1]->op == op::rms_norm || work[i + 1]->op == op::norm) &&
+        can_fuse_norm(n, *work[i + 1], *work[i + 2])) {
+      run_norm_fused(n, *work[i + 1], *work[i + 2], s);
+      i += 2;
+      return;
+    }
+    if ((n->op == op::rms_norm || n->op == op::norm) && i + 1 < work.size() && can_fuse_norm(nullptr, *n, *work[i + 1])) {
+      run_norm_fused(nullptr, *n, *work[i + 1], s);
+      i += 1;
+      return;
+    }
+    bool quantize = true;
+    if (n->op == op::mul_mat || n->op == op::mul_mat_id) {
+      const dtype t = vec_dot_type(n->src[0]->type);
+      quantize = !(last_b == n->src[1] && last_type == t);
+      last_b = n->src[1];
+      last_type = t;
+    }
+    run_node(*n, s, scratch, quantize);
   }
 }
 
@@ -163,8 +246,30 @@ class gpu_stream final : public stream {
     check(gpuStreamCreateWithFlags(&s_, gpuStreamNonBlocking), "create stream");
     const char* env = std::getenv("HEARTH_GPU_GRAPHS");
     graphs_ = !(env && std::strcmp(env, "0") == 0);
+    const char* st = std::getenv("HEARTH_GPU_STATS");
+    stats_ = st != nullptr;
+    if (st && std::strcmp(st, "2") == 0) {
+      prof_ = std::make_unique<node_profile>();
+      graphs_ = false;
+    }
   }
   ~gpu_stream() override {
+    if (stats_ && n_compute_)
+      std::fprintf(stderr, "%s:%d stream: %ld computes (%ld recorded, %ld replayed), host %.3f ms/compute, wait %.3f ms/sync (%ld syncs)\n",
+                   HEARTH_GPU_API, dev_, n_compute_, n_record_, n_compute_ - n_record_, host_s_ * 1e3 / (double)n_compute_,
+                   n_sync_ ? wait_s_ * 1e3 / (double)n_sync_ : 0.0, n_sync_);
+    if (prof_) {
+      prof_->collect();
+      std::vector<std::pair<double, std::string>> rows;
+      double total = 0;
+      for (auto& [label, e] : prof_->ms) {
+        rows.push_back({e.first, fmt::format("{:>10.3f} ms {:>8} x {:>8.2f} us  {}", e.first, e.second, e.first * 1e3 / e.second, label)});
+        total += e.first;
+      }
+      std::sort(rows.rbegin(), rows.rend());
+      std::fprintf(stderr, "GPU time by op (total %.3f ms over %ld computes):\n", total, n_compute_);
+      for (auto& r : rows) std::fprintf(stderr, "  %s\n", r.second.c_str());
+    }
     (void)gpuSetDevice(dev_);
     (void)gpuStreamSynchronize(s_);
     if (exec_) (void)gpuGraphExecDestroy(exec_);
@@ -173,6 +278,13 @@ class gpu_stream final : public stream {
   }
 
   void compute(const std::vector<tensor*>& nodes) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    compute_nodes(nodes);
+    host_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++n_compute_;
+  }
+
+  void compute_nodes(const std::vector<tensor*>& nodes) {
     check(gpuSetDevice(dev_), "set device");
     std::vector<const tensor*> work;
     size_t need = 0;
@@ -191,7 +303,7 @@ class gpu_stream final : public stream {
       scratch_bytes_ = need;
     }
     if (!graphs_) {
-      for (const tensor* n : work) run_node(*n, s_, scratch_);
+      run_nodes(work, s_, scratch_, prof_.get());
       check_launches();
       return;
     }
@@ -199,14 +311,21 @@ class gpu_stream final : public stream {
     key.reserve(work.size() * 24 + 1);
     key.push_back((int64_t)(intptr_t)scratch_);
     for (const tensor* n : work) append_key(key, *n);
-    if (!exec_ || key != key_) record(work);
+    if (!exec_ || key != key_) {
+      record(work);
+      ++n_record_;
+    }
     key_ = std::move(key);
     check(gpuGraphLaunch(exec_, s_), "launch graph");
   }
 
   void synchronize() override {
+    const auto t0 = std::chrono::steady_clock::now();
     check(gpuSetDevice(dev_), "set device");
     check(gpuStreamSynchronize(s_), "synchronize");
+    if (prof_) prof_->collect();
+    wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++n_sync_;
   }
   void set_async(tensor& t, const void* src, size_t offset, size_t n) override {
     check(gpuSetDevice(dev_), "set device");
@@ -228,7 +347,7 @@ class gpu_stream final : public stream {
   void record(const std::vector<const tensor*>& work) {
     gpuGraph_t g = nullptr;
     check(gpuStreamBeginCaptureRelaxed(s_), "begin graph capture");
-    for (const tensor* n : work) run_node(*n, s_, scratch_);
+    run_nodes(work, s_, scratch_);
     const gpuError_t e = gpuStreamEndCapture(s_, &g);
     check_launches();
     check(e, "end graph capture");
@@ -252,6 +371,10 @@ class gpu_stream final : public stream {
   bool graphs_ = true;
   gpuGraphExec_t exec_ = nullptr;
   std::vector<int64_t> key_;
+  std::unique_ptr<node_profile> prof_;
+  bool stats_ = false;  // HEARTH_GPU_STATS: timing summary on stderr when the stream ends
+  long n_compute_ = 0, n_record_ = 0, n_sync_ = 0;
+  double host_s_ = 0, wait_s_ = 0;
 };
 
 class gpu_device final : public device {
@@ -285,10 +408,14 @@ class gpu_device final : public device {
     p.peak_bandwidth = (uint64_t)(2.0 * clock_khz * 1000.0 * bus_bits / 8.0);
     p.max_alloc_bytes = prop_.totalGlobalMem;
     p.extra["arch"] = arch_;
-    p.extra["multiprocessors"] = std::to_string(prop_.multiProcessorCount);
-    p.extra["warp_size"] = std::to_string(prop_.warpSize);
-    if (const char* v = std::getenv(gpuVisibleDevicesVar())) p.extra[gpuVisibleDevicesVar()] = v;
-    if (const char* v = std::getenv("HSA_OVERRIDE_GFX_VERSION")) p.extra["HSA_OVERRIDE_GFX_VERSION"] = v;
+    p.extra["pci_address"] = fmt::format("{:04x}:{:02x}:{:02x}.0", prop_.pciDomainID, prop_.pciBusID, prop_.pciDeviceID);
+    p.extra["vendor_id"] = std::string(HEARTH_GPU_API) == "cuda" ? "10de" : "1002";
+    p.extra["driver_version"] = std::to_string(drv);
+    p.extra["subgroup_size"] = std::to_string(prop_.warpSize);
+    p.extra["fp16"] = "1";
+    p.extra["info.multiprocessors"] = std::to_string(prop_.multiProcessorCount);
+    if (const char* v = std::getenv(gpuVisibleDevicesVar())) p.extra[std::string("info.") + gpuVisibleDevicesVar()] = v;
+    if (const char* v = std::getenv("HSA_OVERRIDE_GFX_VERSION")) p.extra["info.HSA_OVERRIDE_GFX_VERSION"] = v;
     return p;
   }
   bool supports_op(const tensor& node) const override { return op_supported(node); }

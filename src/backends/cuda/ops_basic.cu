@@ -150,6 +150,43 @@ __global__ void k_norm(tdesc a, tdesc dst, float eps) {
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) y[i] = (x[i] - mean) * scale;
 }
 
+// add (optional) -> rms_norm / norm -> mul by a weight vector, in one pass over each row; every
+// intermediate the graph names is still written (later nodes may read them).
+template <bool Rms, bool HasAdd>
+__global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const int64_t i1 = r % out.ne[1], i2 = (r / out.ne[1]) % out.ne[2], i3 = r / (out.ne[1] * out.ne[2]);
+  const int64_t n = out.ne[0];
+  const float* x = f32_at(a, 0, i1, i2, i3);
+  float* xs = HasAdd ? f32_at(sum, 0, i1, i2, i3) : nullptr;
+  if (HasAdd) {
+    const float* y = f32_at(b, 0, i1, i2, i3);
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) xs[i] = x[i] + y[i];
+    x = xs;  // each thread reads back only what it wrote
+  }
+  float mean = 0.0f;
+  if (!Rms) {
+    float s = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
+    mean = block_sum(s, red) / (float)n;
+  }
+  float s2 = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = x[i] - mean;
+    s2 += v * v;
+  }
+  const float scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+  float* yn = f32_at(normed, 0, i1, i2, i3);
+  float* yo = f32_at(out, 0, i1, i2, i3);
+  const float* wv = reinterpret_cast<const float*>(w.data);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = (x[i] - mean) * scale;
+    yn[i] = v;
+    yo[i] = v * wv[i];
+  }
+}
+
 __global__ void k_softmax(tdesc a, tdesc mask, bool has_mask, tdesc dst, float scale) {
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
@@ -353,6 +390,34 @@ void run_norm(const tensor& dst, gpuStream_t s) {
   const int threads = dst.ne[0] >= 1024 ? 1024 : dst.ne[0] >= 256 ? 256 : 64;
   if (dst.op == op::rms_norm) k_norm<true><<<rows, threads, 0, s>>>(desc(*dst.src[0]), desc(dst), dst.p.f(0));
   else k_norm<false><<<rows, threads, 0, s>>>(desc(*dst.src[0]), desc(dst), dst.p.f(0));
+}
+
+bool can_fuse_norm(const tensor* add, const tensor& norm, const tensor& mul) {
+  auto rows_ok = [](const tensor* t) { return t->type == dtype::f32 && t->nb[0] == 4; };
+  const tensor* w = mul.src[1];
+  if (mul.op != op::mul || mul.src[0] != &norm || !rows_ok(w) || w->ne[0] != norm.ne[0] || w->ne[1] != 1 || w->ne[2] != 1 ||
+      w->ne[3] != 1 || !rows_ok(&mul) || !same_shape(mul, norm) || !rows_ok(norm.src[0]))
+    return false;
+  if (!add) return true;
+  return add->op == op::add && norm.src[0] == add && rows_ok(add->src[0]) && rows_ok(add->src[1]) && same_shape(*add->src[0], *add) &&
+         same_shape(*add->src[1], *add);
+}
+
+void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s) {
+  const unsigned rows = (unsigned)norm.nrows();
+  const int threads = norm.ne[0] >= 1024 ? 1024 : norm.ne[0] >= 256 ? 256 : 64;
+  const float eps = norm.p.f(0);
+  const bool rms = norm.op == op::rms_norm;
+  const tdesc w = desc(*mul.src[1]), nd = desc(norm), md = desc(mul);
+  if (add) {
+    const tdesc a = desc(*add->src[0]), b = desc(*add->src[1]), sd = desc(*add);
+    if (rms) k_add_norm_mul<true, true><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);
+    else k_add_norm_mul<false, true><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);
+  } else {
+    const tdesc a = desc(*norm.src[0]);
+    if (rms) k_add_norm_mul<true, false><<<rows, threads, 0, s>>>(a, a, a, nd, w, md, eps);
+    else k_add_norm_mul<false, false><<<rows, threads, 0, s>>>(a, a, a, nd, w, md, eps);
+  }
 }
 
 void run_softmax(const tensor& dst, gpuStream_t s) {

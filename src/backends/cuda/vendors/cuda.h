@@ -10,6 +10,7 @@ using gpuError_t = cudaError_t;
 using gpuStream_t = cudaStream_t;
 using gpuGraph_t = cudaGraph_t;
 using gpuGraphExec_t = cudaGraphExec_t;
+using gpuEvent_t = cudaEvent_t;
 using gpuDeviceProp = cudaDeviceProp;
 constexpr gpuError_t gpuSuccess = cudaSuccess;
 constexpr auto gpuMemcpyHostToDevice = cudaMemcpyHostToDevice;
@@ -40,6 +41,11 @@ constexpr auto gpuStreamNonBlocking = cudaStreamNonBlocking;
 #define gpuGraphLaunch cudaGraphLaunch
 #define gpuGraphDestroy cudaGraphDestroy
 #define gpuGraphExecDestroy cudaGraphExecDestroy
+#define gpuEventCreate cudaEventCreate
+#define gpuEventDestroy cudaEventDestroy
+#define gpuEventRecord cudaEventRecord
+#define gpuEventSynchronize cudaEventSynchronize
+#define gpuEventElapsedTime cudaEventElapsedTime
 #define gpuStreamEndCapture cudaStreamEndCapture
 
 inline gpuError_t gpuStreamBeginCaptureRelaxed(gpuStream_t s) { return cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed); }

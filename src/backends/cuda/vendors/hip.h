@@ -12,6 +12,7 @@ using gpuError_t = hipError_t;
 using gpuStream_t = hipStream_t;
 using gpuGraph_t = hipGraph_t;
 using gpuGraphExec_t = hipGraphExec_t;
+using gpuEvent_t = hipEvent_t;
 using gpuDeviceProp = hipDeviceProp_t;
 constexpr gpuError_t gpuSuccess = hipSuccess;
 constexpr auto gpuMemcpyHostToDevice = hipMemcpyHostToDevice;
@@ -42,6 +43,11 @@ constexpr auto gpuStreamNonBlocking = hipStreamNonBlocking;
 #define gpuGraphLaunch hipGraphLaunch
 #define gpuGraphDestroy hipGraphDestroy
 #define gpuGraphExecDestroy hipGraphExecDestroy
+#define gpuEventCreate hipEventCreate
+#define gpuEventDestroy hipEventDestroy
+#define gpuEventRecord hipEventRecord
+#define gpuEventSynchronize hipEventSynchronize
+#define gpuEventElapsedTime hipEventElapsedTime
 #define gpuStreamEndCapture hipStreamEndCapture
 
 inline gpuError_t gpuStreamBeginCaptureRelaxed(gpuStream_t s) { return hipStreamBeginCapture(s, hipStreamCaptureModeRelaxed); }
