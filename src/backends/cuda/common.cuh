@@ -19,6 +19,15 @@ namespace hearth::gpu {
 
 constexpr int warp = 32;
 
+// Full unrolling of small fixed loops that index register arrays. hipcc (ROCm 5.2) reports some of
+// these as not unrollable in template instances it transforms in another order, so on HIP the
+// compiler decides alone (a warning would fail the warnings-as-errors build).
+#if defined(HEARTH_GPU_HIP)
+#define HEARTH_UNROLL
+#else
+#define HEARTH_UNROLL _Pragma("unroll")
+#endif
+
 __device__ __forceinline__ float shfl_xor(float v, int o) {
 #if defined(HEARTH_GPU_HIP)
   return __shfl_xor(v, o, warp);

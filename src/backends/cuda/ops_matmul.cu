@@ -219,12 +219,12 @@ __global__ void __launch_bounds__(k_tile_threads) k_mul_mat_tile(mm_args p) {
     stage_rows(as, y_base + kb * (int64_t)sizeof(A), p.act_rb, n0, p.N - 1, k_tn, a_row, tid);
     __syncthreads();
     for (int b = 0; b < nwb; ++b) {
-#pragma unroll
+HEARTH_UNROLL
       for (int sl = 0; sl < tr::tpb; ++sl) {
-#pragma unroll
+HEARTH_UNROLL
         for (int i = 0; i < 2; ++i) {
           const W* x = reinterpret_cast<const W*>(ws + (ty + 16 * i) * w_row) + b;
-#pragma unroll
+HEARTH_UNROLL
           for (int j = 0; j < 4; ++j) {
             const A* y = reinterpret_cast<const A*>(as + (tx + 16 * j) * a_row) + b;
             acc[i][j] += tr::dot(x, y, sl);
@@ -233,11 +233,11 @@ __global__ void __launch_bounds__(k_tile_threads) k_mul_mat_tile(mm_args p) {
       }
     }
   }
-#pragma unroll
+HEARTH_UNROLL
   for (int i = 0; i < 2; ++i) {
     const int64_t m = m0 + ty + 16 * i;
     if (m >= p.M) continue;
-#pragma unroll
+HEARTH_UNROLL
     for (int j = 0; j < 4; ++j) {
       const int64_t n = n0 + tx + 16 * j;
       if (n < p.N) *reinterpret_cast<float*>(p.dst + m * 4 + n * p.d_nb1 + i2 * p.d_nb2 + i3 * p.d_nb3) = acc[i][j];
