@@ -409,10 +409,10 @@ class gpu_device final : public device {
     p.max_alloc_bytes = prop_.totalGlobalMem;
     p.extra["arch"] = arch_;
     p.extra["pci_address"] = fmt::format("{:04x}:{:02x}:{:02x}.0", prop_.pciDomainID, prop_.pciBusID, prop_.pciDeviceID);
-    p.extra["vendor_id"] = std::string(HEARTH_GPU_API) == "cuda" ? "10de" : "1002";
+    p.extra.emplace("vendor_id", std::string(HEARTH_GPU_API) == "cuda" ? "10de" : "1002");
     p.extra["driver_version"] = std::to_string(drv);
     p.extra["subgroup_size"] = std::to_string(prop_.warpSize);
-    p.extra["fp16"] = "1";
+    p.extra.emplace("fp16", "1");  // emplace: GCC 12 warns (-Wrestrict) on assigning a literal here
     p.extra["info.multiprocessors"] = std::to_string(prop_.multiProcessorCount);
     if (const char* v = std::getenv(gpuVisibleDevicesVar())) p.extra[std::string("info.") + gpuVisibleDevicesVar()] = v;
     if (const char* v = std::getenv("HSA_OVERRIDE_GFX_VERSION")) p.extra["info.HSA_OVERRIDE_GFX_VERSION"] = v;
