@@ -91,6 +91,7 @@ class bench_command : public command {
     app.add_option("--backend", args_.device_name, "Same as --device: cpu, vulkan[:N], cuda[:N], rocm[:N]");
     app.add_option("-p,--n-prompt", n_prompt_, "Prompt lengths to test (comma-separated; 0: none)")->delimiter(',');
     app.add_option("-n,--n-gen", n_gen_, "Generation lengths to test (comma-separated; 0: none)")->delimiter(',');
+    app.add_option("-d,--n-depth", depth_, "Tokens already in the cache when each test starts (untimed prefill)")->check(CLI::Range(0, 1 << 20));
     app.add_option("-r,--repetitions", reps_, "Repetitions of each test")->check(CLI::Range(1, 1000));
     app.add_flag("--no-warmup", no_warmup_, "Skip the untimed warm-up run of each test");
     app.add_flag("--json", json_, "Print a JSON array, one object per test");
@@ -135,7 +136,7 @@ class bench_command : public command {
     for (int n : n_gen_) n_ctx = std::max(n_ctx, n);
     auto m = args_.load();
     context_params cp = args_.context();
-    cp.n_ctx = (uint32_t)std::max(n_ctx, 16);
+    cp.n_ctx = (uint32_t)std::max(n_ctx + depth_, 16);
     context ctx(*m, cp);
     const traffic tr = model_traffic(*m, cp.type_k);
 
@@ -165,18 +166,18 @@ class bench_command : public command {
     for (int np : n_prompt_) {
       if (np == 0) continue;
       test_result r;
-      r.name = fmt::format("pp{}", np);
+      r.name = fmt::format("pp{}", np) + depth_name();
       r.n_prompt = np;
       const uint64_t n_ub = (uint64_t)((np + (int)ctx.params().n_batch - 1) / (int)ctx.params().n_batch);
       // Weights once per micro-batch; the KV cache up to the average depth for every token.
       r.bytes_per_token = ((double)tr.weight_bytes * (double)n_ub + (double)tr.kv_bytes_per_cell * np * (np - 1) / 2.0) / np +
-                          (double)tr.embd_row_bytes;
+                          (double)tr.kv_bytes_per_cell * depth_ + (double)tr.embd_row_bytes;
       for (int rep = no_warmup_ ? 0 : -1; rep < reps_; ++rep) {
         std::vector<int32_t> toks((size_t)np);
         for (auto& t : toks) t = tok(rng);
-        ctx.cache().clear();
+        prefill(ctx, tok, rng);
         const auto t0 = clock_type::now();
-        ctx.decode(batch::of(toks, 0));
+        ctx.decode(batch::of(toks, depth_));
         const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
         if (rep >= 0) r.tokens_per_s.push_back(np / s);
       }
@@ -186,14 +187,14 @@ class bench_command : public command {
     for (int ng : n_gen_) {
       if (ng == 0) continue;
       test_result r;
-      r.name = fmt::format("tg{}", ng);
+      r.name = fmt::format("tg{}", ng) + depth_name();
       r.n_gen = ng;
-      r.bytes_per_token = (double)tr.weight_bytes + (double)tr.kv_bytes_per_cell * (ng - 1) / 2.0 + (double)tr.embd_row_bytes;
+      r.bytes_per_token = (double)tr.weight_bytes + (double)tr.kv_bytes_per_cell * (depth_ + (ng - 1) / 2.0) + (double)tr.embd_row_bytes;
       for (int rep = no_warmup_ ? 0 : -1; rep < reps_; ++rep) {
-        ctx.cache().clear();
+        prefill(ctx, tok, rng);
         const int n = rep < 0 ? std::min(ng, 4) : ng;
         const auto t0 = clock_type::now();
-        for (int i = 0; i < n; ++i) ctx.decode(batch::of({tok(rng)}, i));
+        for (int i = 0; i < n; ++i) ctx.decode(batch::of({tok(rng)}, depth_ + i));
         const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
         if (rep >= 0) r.tokens_per_s.push_back(n / s);
       }
@@ -225,8 +226,9 @@ class bench_command : public command {
         nlohmann::json j = {{"model", m->path}, {"model_type", model_desc}, {"model_size", (uint64_t)size},
                             {"model_n_params", m->n_params()}, {"backend", backend}, {"n_threads", n_threads},
                             {"n_gpu_layers", args_.gpu_layers}, {"test", r.name}, {"n_prompt", r.n_prompt},
-                            {"n_gen", r.n_gen}, {"repetitions", r.tokens_per_s.size()}, {"tokens_per_s", st.mean},
-                            {"stddev", st.stddev}, {"samples_ts", r.tokens_per_s},
+                            {"n_gen", r.n_gen}, {"n_depth", depth_}, {"repetitions", r.tokens_per_s.size()}, {"tokens_per_s", st.mean},
+                            {"stddev", st.stddev}, {"best_tokens_per_s", *std::max_element(r.tokens_per_s.begin(), r.tokens_per_s.end())},
+                            {"samples_ts", r.tokens_per_s},
                             {"bytes_per_token", r.bytes_per_token}, {"gb_per_s", st.mean * r.bytes_per_token / 1e9}};
         if (bw > 0) {
           j["mem_bandwidth_gb_per_s"] = bw / 1e9;
@@ -253,6 +255,17 @@ class bench_command : public command {
     return 0;
   }
 
+  std::string depth_name() const { return depth_ ? fmt::format(" @ d{}", depth_) : std::string(); }
+
+  // An empty cache, then depth_ random tokens (untimed).
+  template <class D> void prefill(context& ctx, D& tok, std::mt19937& rng) const {
+    ctx.cache().clear();
+    if (depth_ == 0) return;
+    std::vector<int32_t> toks((size_t)depth_);
+    for (auto& t : toks) t = tok(rng);
+    ctx.decode(batch::of(toks, 0));
+  }
+
   void print_progress(const test_result& r) const {
     const stats st = mean_stddev(r.tokens_per_s);
     std::fprintf(stderr, "%s: %.2f ± %.2f t/s\n", r.name.c_str(), st.mean, st.stddev);
@@ -262,6 +275,7 @@ class bench_command : public command {
   std::vector<int> n_prompt_ = {512};
   std::vector<int> n_gen_ = {128};
   int reps_ = 5;
+  int depth_ = 0;
   bool no_warmup_ = false, json_ = false, memory_only_ = false, no_bandwidth_ = false;
   double bandwidth_gbs_ = 0;
   int memory_mib_ = 512;

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "backends/cpu/kernels/vec_ops.h"
+#include "core/fp16.h"
 
 namespace hearth::cpu {
 namespace {
@@ -71,6 +73,57 @@ TEST_P(VecOps, SiluAndSwiglu) {
   EXPECT_LT(std::fabs(out[0]), 1e-30f);
   EXPECT_EQ(out[1], 200.0f);
   for (float v : out) EXPECT_FALSE(std::isnan(v));
+}
+
+// Few-query attention against a double-precision computation, f32 and f16 cache rows, head sizes
+// that fit the registers, need chunks (256) or take the fallback (80, 72), zero probabilities.
+TEST_P(VecOps, FewQueryAttention) {
+  const vec_ops& o = vec_ops_at(GetParam());
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (int64_t hd : {16, 64, 72, 80, 128, 256}) {
+    for (int64_t nq : {1, 3, 4, 7}) {
+      for (bool f16 : {false, true}) {
+        const int64_t nk = 37, heads = 3;  // rows of `heads` heads: the stride skips the other heads
+        const size_t es = f16 ? 2 : 4, stride = (size_t)(hd * heads) * es;
+        std::vector<uint8_t> k((size_t)nk * stride), v((size_t)nk * stride);
+        std::vector<double> kd((size_t)(nk * hd)), vd((size_t)(nk * hd));
+        for (int64_t j = 0; j < nk; ++j)
+          for (int64_t i = 0; i < hd; ++i) {
+            const float a = d(rng), b = d(rng);
+            if (f16) {
+              const uint16_t ha = f32_to_f16(a), hb = f32_to_f16(b);
+              std::memcpy(&k[(size_t)j * stride + (size_t)i * 2], &ha, 2);
+              std::memcpy(&v[(size_t)j * stride + (size_t)i * 2], &hb, 2);
+              kd[(size_t)(j * hd + i)] = f16_to_f32(ha);
+              vd[(size_t)(j * hd + i)] = f16_to_f32(hb);
+            } else {
+              std::memcpy(&k[(size_t)j * stride + (size_t)i * 4], &a, 4);
+              std::memcpy(&v[(size_t)j * stride + (size_t)i * 4], &b, 4);
+              kd[(size_t)(j * hd + i)] = a;
+              vd[(size_t)(j * hd + i)] = b;
+            }
+          }
+        std::vector<float> q((size_t)(nq * hd)), s((size_t)(nq * nk)), p((size_t)(nq * nk)), out((size_t)(nq * hd));
+        for (auto& x : q) x = d(rng);
+        o.attn_scores(q.data(), nq, hd, k.data(), stride, f16, nk, s.data(), (size_t)nk);
+        for (int64_t c = 0; c < nq; ++c)
+          for (int64_t j = 0; j < nk; ++j) {
+            double want = 0;
+            for (int64_t i = 0; i < hd; ++i) want += (double)q[(size_t)(c * hd + i)] * kd[(size_t)(j * hd + i)];
+            EXPECT_NEAR(s[(size_t)(c * nk + j)], want, 1e-4 * std::sqrt((double)hd)) << hd << " " << nq << " " << f16;
+            p[(size_t)(c * nk + j)] = j % 5 == 0 ? 0.0f : std::fabs(d(rng));
+          }
+        o.attn_values(p.data(), (size_t)nk, nq, v.data(), stride, f16, nk, hd, out.data());
+        for (int64_t c = 0; c < nq; ++c)
+          for (int64_t i = 0; i < hd; ++i) {
+            double want = 0;
+            for (int64_t j = 0; j < nk; ++j) want += (double)p[(size_t)(c * nk + j)] * vd[(size_t)(j * hd + i)];
+            EXPECT_NEAR(out[(size_t)(c * hd + i)], want, 1e-4 * nk) << hd << " " << nq << " " << f16;
+          }
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllLevels, VecOps,

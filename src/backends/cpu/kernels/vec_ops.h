@@ -16,6 +16,16 @@ struct vec_ops {
   void (*silu)(const float* x, float* y, int64_t n) = nullptr;
   // y[i] = silu(g[i]) * u[i].
   void (*swiglu)(const float* g, const float* u, float* y, int64_t n) = nullptr;
+
+  // Attention for a few queries (decoding), straight from the cache rows (f32 when k_f16 is false,
+  // else f16), no conversion pass:
+  // scores: s[c * ld_s + j] = dot(q + c * hd, key row j at k + j * k_stride), c < nq, j < nk.
+  void (*attn_scores)(const float* q, int64_t nq, int64_t hd, const void* k, size_t k_stride, bool k_f16, int64_t nk,
+                      float* s, size_t ld_s) = nullptr;
+  // values: out[c * hd_v + d] = sum_j p[c * ld_p + j] * (value row j at v + j * v_stride)[d]; rows
+  // whose p is 0 for every query are skipped.
+  void (*attn_values)(const float* p, size_t ld_p, int64_t nq, const void* v, size_t v_stride, bool v_f16, int64_t nk,
+                      int64_t hd_v, float* out) = nullptr;
 };
 
 const vec_ops& vec_ops_at(isa_level l);

@@ -1,11 +1,13 @@
 // Fused attention over the KV cache: scores, optional soft-cap, mask, softmax and the weighted sum
 // of values, with f32 or f16 cache storage.
 //
-// Work items are (KV head, block of query tokens). An item converts the cache rows its queries can
-// see to f32 once (K as rows, V transposed), then runs two small f32 matrix products with the CPU
-// matrix kernels: scores S = K x Q for every query of the block (the tokens times the query heads
-// sharing the KV head), and out = V^T x softmax(S). A prompt of n tokens thus converts each cache
-// row n / block times instead of n x heads times, and the products run at SIMD speed.
+// Work items are (KV head, block of query tokens). An item converts the K rows its queries can see
+// to f32 once and computes the scores S = K x Q of every query of the block (the tokens times the
+// query heads sharing the KV head) as one small f32 matrix product with the CPU matrix kernels; the
+// values out = V^T x softmax(S) are summed straight from the f32/f16 cache rows, a few queries at a
+// time (vec_ops attn_values). A prompt of n tokens thus converts each K row n / block times instead
+// of n x heads times. Decoding (a few queries per KV head) reads the cache rows directly for the
+// scores too. Other storage (strided or unusual types) converts V as well, transposed.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -82,11 +84,31 @@ void op_attention(const compute_ctx& ctx, tensor& dst) {
   uint8_t* scr = base + L.scr;
   float* vrow = o;  // V rows are staged in the output area before the product overwrites it
 
+  // Scores -> probabilities in place: scale, soft-cap, mask, softmax (all-masked rows give zeros).
+  auto softmax_row = [&](float* s, const float* m, int64_t nk) {
+    float mx = k_neg_inf;
+    for (int64_t j = 0; j < nk; ++j) {
+      float x = s[j] * scale;
+      if (cap > 0.0f) x = cap * std::tanh(x / cap);
+      x = m[j] == k_neg_inf ? k_neg_inf : x + m[j];
+      s[j] = x;
+      mx = std::max(mx, x);
+    }
+    if (mx == k_neg_inf) {
+      std::memset(s, 0, (size_t)nk * 4);
+      return;
+    }
+    const float inv = (float)(1.0 / vops.exp_shift_sum(s, nk, mx));
+    for (int64_t j = 0; j < nk; ++j) s[j] *= inv;
+  };
+  const bool cache_rows = k.nb[0] == type_size(k.type) && v.nb[0] == type_size(v.type) &&
+                          (k.type == dtype::f32 || k.type == dtype::f16) && (v.type == dtype::f32 || v.type == dtype::f16);
   const int64_t n_blocks = (n_tok + tb - 1) / tb;
   // Items interleaved over threads: a causal prompt's later blocks (more keys) are spread evenly.
   for (int64_t item = ctx.ith; item < n_kv_head * n_blocks; item += ctx.nth) {
     const int64_t kh = item % n_kv_head, t0 = (item / n_kv_head) * tb, t1 = std::min(n_tok, t0 + tb);
     const int64_t nq = (t1 - t0) * group;
+    const bool direct = cache_rows && nq <= 8;
     // Keys any query of the block may see.
     int64_t j0 = n_kv, j1 = 0;
     for (int64_t t = t0; t < t1; ++t) {
@@ -105,8 +127,20 @@ void op_attention(const compute_ctx& ctx, tensor& dst) {
       continue;
     }
     const int64_t nk = j1 - j0;
+    if (direct) {
+      // Few queries (decoding): scores and values straight from the cache rows.
+      float* qc = reinterpret_cast<float*>(qp);
+      for (int64_t n = 0; n < nq; ++n)
+        std::memcpy(qc + n * hd, row_ptr(q, kh * group + n % group, t0 + n / group), (size_t)hd * 4);
+      vops.attn_scores(qc, nq, hd, row_ptr(k, kh, j0), k.nb[2], k.type == dtype::f16, nk, sc, (size_t)nk);
+      for (int64_t n = 0; n < nq; ++n) softmax_row(sc + (size_t)n * nk, reinterpret_cast<const float*>(row_ptr(mask, t0 + n / group)) + j0, nk);
+      vops.attn_values(sc, (size_t)nk, nq, row_ptr(v, kh, j0), v.nb[2], v.type == dtype::f16, nk, hd_v, o);
+      for (int64_t n = 0; n < nq; ++n) std::memcpy(row_f32(dst, kh * group + n % group, t0 + n / group), o + (size_t)n * hd_v, (size_t)hd_v * 4);
+      continue;
+    }
     for (int64_t j = j0; j < j1; ++j) {
       kconv_k.dequantize(row_ptr(k, kh, j), kf + (size_t)(j - j0) * hd, hd);
+      if (cache_rows) continue;  // the values are summed straight from the cache rows below
       kconv_v.dequantize(row_ptr(v, kh, j), vrow, hd_v);
       for (int64_t d = 0; d < hd_v; ++d) vt[(size_t)d * nk + (j - j0)] = vrow[d];
     }
@@ -116,25 +150,11 @@ void op_attention(const compute_ctx& ctx, tensor& dst) {
     kf32.rows(kf, (size_t)hd * 4, hd, 0, nk, qp, nq, sc, (size_t)nk, scr);
     for (int64_t n = 0; n < nq; ++n) {
       float* s = sc + (size_t)n * nk;
-      const float* m = reinterpret_cast<const float*>(row_ptr(mask, t0 + n / group)) + j0;
-      float mx = k_neg_inf;
-      for (int64_t j = 0; j < nk; ++j) {
-        float x = s[j] * scale;
-        if (cap > 0.0f) x = cap * std::tanh(x / cap);
-        x = m[j] == k_neg_inf ? k_neg_inf : x + m[j];
-        s[j] = x;
-        mx = std::max(mx, x);
-      }
-      if (mx == k_neg_inf) {
-        std::memset(s, 0, (size_t)nk * 4);
-      } else {
-        const double sum = vops.exp_shift_sum(s, nk, mx);
-        const float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < nk; ++j) s[j] *= inv;
-      }
-      kf32.pack_act(s, nk, n, nq, pp);
+      softmax_row(s, reinterpret_cast<const float*>(row_ptr(mask, t0 + n / group)) + j0, nk);
+      if (!cache_rows) kf32.pack_act(s, nk, n, nq, pp);
     }
-    kf32.rows(vt, (size_t)nk * 4, nk, 0, hd_v, pp, nq, o, (size_t)hd_v, scr);
+    if (cache_rows) vops.attn_values(sc, (size_t)nk, nq, row_ptr(v, kh, j0), v.nb[2], v.type == dtype::f16, nk, hd_v, o);
+    else kf32.rows(vt, (size_t)nk * 4, nk, 0, hd_v, pp, nq, o, (size_t)hd_v, scr);
     for (int64_t n = 0; n < nq; ++n) std::memcpy(row_f32(dst, kh * group + n % group, t0 + n / group), o + (size_t)n * hd_v, (size_t)hd_v * 4);
   }
 }
