@@ -415,12 +415,12 @@ export function HardwarePanel() {
         ) : (
           <ul class="findings">
             {(doctor.findings as Json[]).map((f, i) => (
-              <li key={i} class={`finding ${f.status}`}>
+              <li key={i} class={`finding ${String(f.status).toLowerCase()}`}>
                 <strong>
                   [{f.status}] {f.title}
                 </strong>
                 {f.detail && <div class="small-text">{f.detail}</div>}
-                {f.fix?.any && <code class="small-text">{f.fix.any}</code>}
+                {(f.fix?.any || f.fix?.debian) && <code class="small-text">{f.fix.any || f.fix.debian}</code>}
               </li>
             ))}
           </ul>
