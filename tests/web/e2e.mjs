@@ -94,7 +94,7 @@ process.on('exit', () => {
 
 const results = [];
 async function test(name, fn) {
-  if (only && !name.includes(only)) return;
+  if (only && !only.split(',').some((o) => name.includes(o))) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -102,6 +102,7 @@ async function test(name, fn) {
     console.log(`ok - ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
     results.push([name, false]);
+    await page?.screenshot({ path: path.join(artifacts, `failed-${results.length}.png`) }).catch(() => {});
     console.log(`not ok - ${name}\n  ${String(e?.stack || e).split('\n').slice(0, 6).join('\n  ')}`);
   }
 }
@@ -120,11 +121,12 @@ function watch(page) {
   page.on('pageerror', (e) => console.log(`  page error: ${e.message}`));
 }
 
+let page = null;
 const srv = await start_server();
 if ((await (await fetch(srv.base + '/')).text()).includes('has no web UI')) skip('this hearth was built without the web UI (HEARTH_WEB)');
 const browser = await chromium.launch({ executablePath: chromium_path, args: ['--no-sandbox', '--disable-gpu'] });
 const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-const page = await ctx.newPage();
+page = await ctx.newPage();
 watch(page);
 const figures = {};
 
@@ -144,7 +146,16 @@ const assistant = (p) => p.locator('article.msg.assistant');
 await test('first paint: the page loads from the server alone', async () => {
   await page.goto(srv.base + '/');
   await page.getByRole('heading', { name: 'Start a conversation' }).waitFor();
-  const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime);
+  const fcp = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        new PerformanceObserver((list) => {
+          const e = list.getEntriesByName('first-contentful-paint')[0];
+          if (e) resolve(e.startTime);
+        }).observe({ type: 'paint', buffered: true });
+        setTimeout(() => resolve(undefined), 5000);
+      }),
+  );
   const nav = await page.evaluate(() => {
     const n = performance.getEntriesByType('navigation')[0];
     return { dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd };
@@ -175,32 +186,25 @@ await test('load a model from the library with settings', async () => {
   const text = await row.innerText();
   assert(text.includes('llama') && text.includes('F32'), `library row shows architecture and quantization: ${text}`);
   await row.getByRole('button', { name: /Load/ }).click();
-  await d.getByLabel('Context length').fill('2048');
+  // Beyond the model's 2048: a story with ignore-EOS then takes long enough to stop it by hand.
+  await d.getByLabel('Context length').fill('16384');
   await d.getByLabel('CPU threads').fill('1');
   await d.getByTestId('plan').waitFor();
   await shot(page, '02-load-settings');
   await d.getByRole('button', { name: 'Load', exact: true }).click();
   await d.getByTestId('loaded-model').filter({ hasText: MODEL }).waitFor({ timeout: 30000 });
   const loaded = await d.getByTestId('loaded-model').innerText();
-  assert(loaded.includes('2048 ctx'), `loaded model shows its context: ${loaded}`);
+  assert(loaded.includes('16384 ctx'), `loaded model shows its context: ${loaded}`);
   const ps = await (await page.request.get(srv.base + '/api/ps')).json();
-  assert(ps.models.length === 1 && ps.models[0].n_ctx === 2048, 'the server has the model loaded with 2048 tokens of context');
+  assert(ps.models.length === 1 && ps.models[0].n_ctx === 16384, 'the server has the model loaded with 16384 tokens of context');
   await shot(page, '03-models-loaded');
   await d.getByRole('button', { name: 'Close' }).click();
   assert((await page.getByTestId('model-button').innerText()).includes(MODEL), 'the model button names the loaded model');
 });
 
 await test('send a message and see the answer stream in', async () => {
-  // Record every length the answer's text takes while it streams.
-  await page.evaluate(() => {
-    window.__lengths = new Set();
-    new MutationObserver(() => {
-      const a = document.querySelectorAll('article.msg.assistant .content');
-      if (a.length) window.__lengths.add(a[a.length - 1].textContent.length);
-    }).observe(document.body, { subtree: true, childList: true, characterData: true });
-  });
   await page.getByRole('button', { name: '+ New chat' }).click();
-  await chat_settings(page, { 'Max tokens': 40 });
+  await chat_settings(page, { 'Max tokens': 60 });
   const box = page.getByRole('textbox', { name: 'Message', exact: true });
   await box.fill('Once upon a time');
   await box.press('Enter');
@@ -208,8 +212,6 @@ await test('send a message and see the answer stream in', async () => {
   await page.getByRole('button', { name: 'Send message' }).waitFor({ timeout: 60000 });
   const answer = (await assistant(page).last().locator('.content').innerText()).trim();
   assert(answer.length > 0, 'the answer has text');
-  const lengths = await page.evaluate(() => [...window.__lengths].filter((n) => n > 0).length);
-  assert(lengths >= 3, `the answer grew in steps while streaming (${lengths} lengths seen)`);
   const stats = await assistant(page).last().getByTestId('answer-stats').innerText();
   assert(/TTFT \d+ ms/.test(stats) && /tok\/s/.test(stats), `answer shows TTFT and tokens/s: ${stats}`);
   figures.answer_stats = stats;
@@ -218,20 +220,32 @@ await test('send a message and see the answer stream in', async () => {
   await shot(page, '05-answer');
 });
 
-await test('stop a long answer', async () => {
+await test('a long answer streams in, and stops', async () => {
+  // Record every length the answer's text takes while it streams.
+  await page.evaluate(() => {
+    window.__lengths = new Set();
+    new MutationObserver(() => {
+      const a = document.querySelectorAll('article.msg.assistant .content');
+      if (a.length > 1) window.__lengths.add(a[a.length - 1].textContent.length);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await chat_settings(page, { 'Max tokens': 0, 'Keep going past the end of text (ignore EOS)': true });
   const box = page.getByRole('textbox', { name: 'Message', exact: true });
   await box.fill('Tell me a very long story');
+  const sent = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   await box.press('Enter');
-  const last = assistant(page).last();
-  await last.locator('.content').filter({ hasText: /\w{3,}/ }).waitFor({ timeout: 30000 });
+  const body = JSON.parse((await sent).postData());
+  assert(body.ignore_eos === true && body.max_tokens === undefined && body.stream === true, `the chat's settings go with the request: ${JSON.stringify(body)}`);
+  assert(body.messages.length === 3 && body.messages[2].content === 'Tell me a very long story', 'the whole conversation is sent');
+  const last = assistant(page).nth(1);
+  await page.waitForFunction(() => [...window.__lengths].filter((n) => n > 0).length >= 3, null, { timeout: 30000 });
   await shot(page, '06-streaming');
   await page.getByRole('button', { name: 'Stop generating' }).click();
   await page.getByRole('button', { name: 'Send message' }).waitFor({ timeout: 10000 });
   const stats = await last.getByTestId('answer-stats').innerText();
   assert(stats.includes('stopped by you'), `the answer says it was stopped: ${stats}`);
   const n = Number(stats.match(/(\d+) tokens/)?.[1] ?? 0);
-  assert(n > 0 && n < 1500, `stopped well before the context filled: ${n} tokens`);
+  assert(n > 0 && n < 16000, `stopped before the context filled: ${n} tokens`);
   // The server stops generating too: no generation stays active.
   let active = -1;
   for (let i = 0; i < 50 && active !== 0; i++) {

@@ -88,6 +88,8 @@ export interface StreamEvent {
   delta?: string;
   finish_reason?: string;
   usage?: { prompt_tokens: number; completion_tokens: number };
+  // The server's own measurement when it sends one (llama.cpp's `timings` shape).
+  timings?: { predicted_per_second?: number; predicted_n?: number; prompt_ms?: number };
 }
 
 export interface HubResult {
@@ -285,6 +287,7 @@ export class Api {
         error?: { message: string; code?: string };
         choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
         usage?: { prompt_tokens: number; completion_tokens: number } | null;
+        timings?: StreamEvent['timings'];
       };
       if (j.error) throw new ApiError(j.error.message, 500, j.error.code || '');
       const c = j.choices?.[0];
@@ -292,7 +295,8 @@ export class Api {
       if (c?.delta?.content) out.delta = c.delta.content;
       if (c?.finish_reason) out.finish_reason = c.finish_reason;
       if (j.usage) out.usage = j.usage;
-      if (out.delta !== undefined || out.finish_reason || out.usage) yield out;
+      if (j.timings) out.timings = j.timings;
+      if (out.delta !== undefined || out.finish_reason || out.usage || out.timings) yield out;
     }
   }
 }

@@ -191,9 +191,12 @@ function App() {
     let text = '';
     let finish = '';
     let usage_tokens: number | undefined;
+    let server_tok_s: number | undefined;
+    // Measured here, tokens/s counts arrivals, which the network may bunch up: the server's own
+    // figure wins when it sends one.
     const stats = () => ({
       ttft_ms: t_first ? t_first - t0 : undefined,
-      tok_s: n > 1 && t_last > t_first ? ((n - 1) * 1000) / (t_last - t_first) : undefined,
+      tok_s: server_tok_s ?? (n > 1 && t_last > t_first ? ((n - 1) * 1000) / (t_last - t_first) : undefined),
       n_tokens: usage_tokens ?? (n || undefined),
     });
     const set_answer = (extra: Partial<Message> = {}) =>
@@ -202,6 +205,16 @@ function App() {
         m[m.length - 1] = { role: 'assistant', content: text, stats: stats(), ...extra };
         return { ...c, messages: m, updated: Date.now() };
       });
+    // Tokens can come faster than a long answer re-renders (its Markdown is parsed whole): the
+    // view follows at most every 50 ms.
+    let pending: ReturnType<typeof setTimeout> | null = null;
+    const flush_later = () => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        set_answer();
+      }, t_first === t_last ? 0 : 50);
+    };
     try {
       for await (const ev of api.chat(use_model, msgs, conv.sampling, ctl.signal)) {
         if (ev.delta) {
@@ -210,13 +223,16 @@ function App() {
           t_last = now;
           n++;
           text += ev.delta;
-          set_answer();
+          flush_later();
         }
         if (ev.finish_reason) finish = ev.finish_reason;
         if (ev.usage) usage_tokens = ev.usage.completion_tokens;
+        if (ev.timings?.predicted_per_second) server_tok_s = ev.timings.predicted_per_second;
       }
+      if (pending) clearTimeout(pending);
       set_answer({ stats: { ...stats(), finish: finish || 'stop' } });
     } catch (e) {
+      if (pending) clearTimeout(pending);
       if (ctl.signal.aborted) set_answer({ stats: { ...stats(), finish: 'cancelled' } });
       else set_answer({ error: error_text(e), stats: { ...stats(), finish: 'error' } });
     } finally {
@@ -399,11 +415,20 @@ function App() {
         />
       </Dialog>
       <Dialog id="settings-dialog" title="Chat settings" open={panel === 'settings' && !!active} on_close={() => set_panel(null)}>
-        {active && <SettingsPanel conv={active} models={loaded_ids} on_change={(p) => {
-              if (p.sampling) save_default_sampling(p.sampling);
-              update(active.id, (c) => ({ ...c, ...p }));
-            }}
-          />}
+        {active && (
+          <SettingsPanel
+            conv={active}
+            models={loaded_ids}
+            on_change={(p) => update(active.id, (c) => ({ ...c, ...p }))}
+            on_sampling={(p) =>
+              update(active.id, (c) => {
+                const sampling = { ...c.sampling, ...p };
+                save_default_sampling(sampling);
+                return { ...c, sampling };
+              })
+            }
+          />
+        )}
       </Dialog>
       <Dialog id="hardware-dialog" title="Hardware" open={panel === 'hardware'} on_close={() => set_panel(null)} wide>
         <HardwarePanel />

@@ -1,7 +1,7 @@
 // The dialogs' contents: models (library, load settings, loaded models), chat settings, hardware,
 // downloads and the API key prompt.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Device, type Download, type HubFile, type HubResult, type LoadedModel, type LocalModel, type LoadSettings, type Plan } from './api';
+import { api, ApiError, type Device, type Download, type HubFile, type HubResult, type LoadedModel, type LocalModel, type LoadSettings, type Plan, type Sampling } from './api';
 import type { Conversation } from './store';
 import { error_text, fmt_bytes, fmt_count } from './ui';
 
@@ -287,7 +287,13 @@ export function ModelsPanel(props: { current: string; on_use: (id: string) => vo
 // ---------------------------------------------------------------------------------------------
 // Chat settings
 
-export function SettingsPanel(props: { conv: Conversation; models: string[]; on_change: (c: Partial<Conversation>) => void }) {
+// Changes are patches merged into the chat's latest state (two quick edits must not undo each other).
+export function SettingsPanel(props: {
+  conv: Conversation;
+  models: string[];
+  on_change: (c: Partial<Omit<Conversation, 'sampling'>>) => void;
+  on_sampling: (s: Partial<Sampling>) => void;
+}) {
   const { conv } = props;
   const s = conv.sampling;
   const num = (name: keyof typeof s, label: string, step: string, min: number, max: number, help: string) => (
@@ -304,11 +310,11 @@ export function SettingsPanel(props: { conv: Conversation; models: string[]; on_
         onInput={(e) => {
           const v = (e.target as HTMLInputElement).value;
           if (name === 'seed') {
-            props.on_change({ sampling: { ...s, seed: v === '' ? null : Math.max(0, Math.floor(Number(v))) } });
+            props.on_sampling({ seed: v === '' ? null : Math.max(0, Math.floor(Number(v))) });
             return;
           }
           const n = Number(v);
-          if (v !== '' && isFinite(n)) props.on_change({ sampling: { ...s, [name]: Math.min(max, Math.max(min, n)) } });
+          if (v !== '' && isFinite(n)) props.on_sampling({ [name]: Math.min(max, Math.max(min, n)) });
         }}
       />
       <span class="muted small-text">{help}</span>
@@ -345,7 +351,7 @@ export function SettingsPanel(props: { conv: Conversation; models: string[]; on_
         {num('seed', 'Seed', '1', 0, 2 ** 53, 'empty = random')}
       </div>
       <label class="check">
-        <input type="checkbox" checked={s.ignore_eos} onChange={(e) => props.on_change({ sampling: { ...s, ignore_eos: (e.target as HTMLInputElement).checked } })} />
+        <input type="checkbox" checked={s.ignore_eos} onChange={(e) => props.on_sampling({ ignore_eos: (e.target as HTMLInputElement).checked })} />
         Keep going past the end of text (ignore EOS)
       </label>
     </div>

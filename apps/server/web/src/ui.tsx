@@ -6,12 +6,16 @@ import { useEffect, useRef } from 'preact/hooks';
 export function Dialog(props: { open: boolean; on_close: () => void; title: string; id: string; wide?: boolean; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);
   const opener = useRef<Element | null>(null);
+  // The state decides whether the dialog is open. A close() made here queues a 'close' event that
+  // may arrive after the dialog was opened again: it must not be taken for the user's.
+  const closing = useRef(0);
   useEffect(() => {
     const d = ref.current!;
     if (props.open && !d.open) {
       opener.current = document.activeElement;
       d.showModal();
     } else if (!props.open && d.open) {
+      closing.current++;
       d.close();
     }
     if (!props.open && opener.current instanceof HTMLElement) {
@@ -20,7 +24,15 @@ export function Dialog(props: { open: boolean; on_close: () => void; title: stri
     }
   }, [props.open]);
   return (
-    <dialog ref={ref} id={props.id} class={props.wide ? 'wide' : ''} aria-labelledby={`${props.id}-title`} onClose={() => props.open && props.on_close()}>
+    <dialog ref={ref} id={props.id} class={props.wide ? 'wide' : ''} aria-labelledby={`${props.id}-title`} onCancel={(e) => {
+        e.preventDefault();
+        props.on_close();
+      }}
+      onClose={() => {
+        if (closing.current > 0) closing.current--;
+        else if (props.open) props.on_close(); // closed by the browser itself
+      }}
+    >
       <div class="dialog-head">
         <h2 id={`${props.id}-title`}>{props.title}</h2>
         <button type="button" class="icon" aria-label="Close" onClick={props.on_close}>
