@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "apps/hearth/cli_server_args.h"
 #include "apps/hearth/command.h"
 #include "core/error.h"
 #include "hub/library.h"
@@ -19,6 +20,8 @@ class ls_command : public command {
     app.add_flag("--json", json_, "Print JSON");
     app.add_option("--source", source_, "Only this store: hearth, lmstudio or ollama")
         ->check(CLI::IsMember({"hearth", "lmstudio", "ollama"}));
+    srv_.add_to(app);
+    app.get_option("--host")->description("Server whose loaded models are marked (default: $HEARTH_HOST, else 127.0.0.1:11435)");
   }
 
   int run() override {
@@ -26,8 +29,14 @@ class ls_command : public command {
     if (!source_.empty()) lo.hearth = source_ == "hearth", lo.lmstudio = source_ == "lmstudio", lo.ollama = source_ == "ollama";
     auto where = hub::library_locations::from_env();
     auto models = hub::list_models(where, lo);
-    // The server will report its loaded models here; without one nothing is loaded.
-    hub::mark_loaded(models, std::set<std::string>{});
+    // A running server reports what it has loaded; without one nothing is.
+    std::set<std::string> loaded;
+    try {
+      const auto ps = srv_.client().get("/api/ps", 5);
+      for (const auto& m : ps.at("models")) loaded.insert(m.at("path").get<std::string>());
+    } catch (const std::exception&) {
+    }
+    hub::mark_loaded(models, loaded);
     if (json_) {
       auto arr = nlohmann::json::array();
       for (const auto& m : models) {
@@ -61,6 +70,7 @@ class ls_command : public command {
                   i.architecture.empty() ? "-" : i.architecture.c_str(), i.n_params ? hub::format_count(i.n_params).c_str() : "-",
                   i.quantization.empty() ? "-" : i.quantization.c_str(), hub::format_bytes(m.size_bytes).c_str(),
                   i.context_length ? std::to_string(i.context_length).c_str() : "-");
+      if (m.loaded) std::printf("%*s  (loaded in the server)\n", (int)w, "");
       if (!m.error.empty()) std::printf("%*s  ! %s\n", (int)w, "", m.error.c_str());
     }
     return 0;
@@ -69,6 +79,7 @@ class ls_command : public command {
  private:
   bool json_ = false;
   std::string source_;
+  server_args srv_;
 };
 
 }  // namespace

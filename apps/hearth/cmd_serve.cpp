@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "apps/hearth/cli_model_args.h"
+#include "apps/hearth/cli_server_args.h"
 #include "apps/hearth/command.h"
 #include "apps/server/api_error.h"
 #include "apps/server/server.h"
@@ -61,18 +62,7 @@ class serve_command : public command {
     eopt_.defaults.device = args_.device_name;
     eopt_.defaults.cache_type = args_.cache_type;
     eopt_.defaults.n_parallel = parallel_;
-    const std::string& gl = args_.gpu_layers;
-    if (gl == "auto") eopt_.defaults.n_gpu_layers = -2;
-    else if (gl == "all") eopt_.defaults.n_gpu_layers = -1;
-    else {
-      try {
-        size_t used = 0;
-        eopt_.defaults.n_gpu_layers = std::stoi(gl, &used);
-        if (used != gl.size() || eopt_.defaults.n_gpu_layers < 0) throw std::invalid_argument(gl);
-      } catch (const std::exception&) {
-        fail(error_kind::invalid_argument, "--gpu-layers must be a number, 'auto' or 'all', not '{}'", gl);
-      }
-    }
+    eopt_.defaults.n_gpu_layers = gpu_layers_setting(args_.gpu_layers);
     eopt_.load_backends = args_.device_name != "cpu";
 
     // Signals go to one watcher thread: block them before any thread starts so all inherit it.

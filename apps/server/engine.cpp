@@ -246,13 +246,16 @@ std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const loa
   if (jit && e.source == "file")
     throw api_error(404, error_type::not_found, fmt::format("the model '{}' does not exist", name), "model", "model_not_found");
   const std::string path = canonical(e.path);
-  {
+  if (id_in.empty()) {
+    // The same file under another name is the same model, unless a new id asks for a second copy.
     std::lock_guard lk(mu_);
     for (const auto& [mid, m] : models_)
       if (m->path == path) return m;
   }
   std::string id = id_in;
-  if (id.empty()) id = e.source == "file" ? fs::path(e.path).stem().string() : e.name;
+  // A model named by its path is called by its file's stem, even when the file is in the library.
+  std::error_code ec;
+  if (id.empty()) id = e.source == "file" || fs::is_regular_file(name, ec) ? fs::path(e.path).stem().string() : e.name;
 
   if (s.n_parallel < 1 || s.n_parallel > 64) throw bad_request("n_parallel must be between 1 and 64", "n_parallel");
   auto lm = std::make_shared<loaded_model>();

@@ -137,8 +137,10 @@ const std::string& piece(const loaded_model& m, int32_t id) { return m.voc->toke
 // One entry of chat logprobs.content.
 ojson chat_logprob_entry(const loaded_model& m, const token_out& t) {
   ojson top = ojson::array();
-  for (const auto& [id, lp] : t.top) top.push_back({{"token", piece(m, id)}, {"logprob", lp}, {"bytes", bytes_of(piece(m, id))}});
-  return {{"token", piece(m, t.id)}, {"logprob", t.logprob}, {"bytes", bytes_of(piece(m, t.id))}, {"top_logprobs", top}};
+  // "id" is an extension (as llama.cpp's server has it): the token id, for logit_bias and tools.
+  for (const auto& [id, lp] : t.top)
+    top.push_back({{"id", id}, {"token", piece(m, id)}, {"logprob", lp}, {"bytes", bytes_of(piece(m, id))}});
+  return {{"id", t.id}, {"token", piece(m, t.id)}, {"logprob", t.logprob}, {"bytes", bytes_of(piece(m, t.id))}, {"top_logprobs", top}};
 }
 
 // Completions logprobs accumulate column-wise.
