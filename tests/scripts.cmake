@@ -58,3 +58,22 @@ if(TARGET hearth AND NOT HEARTH_SANITIZE)
   set_tests_properties(web.e2e PROPERTIES LABELS web SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
 # --- end web
+
+# --- server (tests/server): test_server links the server library; the end-to-end tests run the real
+# `hearth serve` / `hearth chat` with the official openai and @anthropic-ai/sdk npm packages
+# (tests/package.json, installed by scripts/test.sh or scripts/setup-npm.sh; the server.npm fixture
+# installs them when missing), curl and tmux.
+if(TARGET test_server AND TARGET hearth_server)
+  target_link_libraries(test_server PRIVATE hearth_server)
+endif()
+find_program(HEARTH_NODE_PROGRAM node)
+if(TARGET hearth AND HEARTH_NODE_PROGRAM)
+  add_test(NAME server.npm COMMAND ${PROJECT_SOURCE_DIR}/scripts/setup-npm.sh --if-missing tests)
+  set_tests_properties(server.npm PROPERTIES FIXTURES_SETUP server_npm LABELS server TIMEOUT 600)
+  foreach(t openai anthropic http native load chat_cli)
+    add_test(NAME server.${t} COMMAND ${HEARTH_NODE_PROGRAM} --test ${CMAKE_CURRENT_SOURCE_DIR}/server/node/${t}.test.mjs)
+    set_tests_properties(server.${t} PROPERTIES FIXTURES_REQUIRED server_npm LABELS server TIMEOUT 600
+      ENVIRONMENT "HEARTH_BIN=$<TARGET_FILE:hearth>;HEARTH_TEST_MODEL=${PROJECT_SOURCE_DIR}/models/stories260K.gguf")
+  endforeach()
+endif()
+# --- end server

@@ -137,6 +137,9 @@ void http_server::setup_routes() {
         break;
       case 413:
         send_error(res, fam, api_error(413, error_type::too_large, "the request body is too large"));
+        // The client may still be sending what httplib skips: a fresh connection for its next
+        // request avoids a reset mid-upload.
+        res.set_header("Connection", "close");
         break;
       case 405:
         send_error(res, fam, api_error(405, error_type::invalid_request, fmt::format("{} is not allowed on {}", req.method, req.path)));

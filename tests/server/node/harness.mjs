@@ -60,11 +60,16 @@ export async function startServer(args = [], { model = MODEL, env = {}, library 
 
 // fetch with a JSON body; returns { status, headers, json, text }.
 export async function post(url, body, headers = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Error(`POST ${url}: ${e.message}: ${e.cause}`);
+  }
   const text = await res.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
