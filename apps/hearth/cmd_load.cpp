@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "apps/hearth/cli_model_args.h"
+#include "apps/hearth/cli_plan.h"
 #include "apps/hearth/cli_server_args.h"
 #include "apps/hearth/command.h"
 #include "core/error.h"
@@ -25,9 +27,12 @@ class load_command : public command {
     app.add_option("-t,--threads", threads_, "CPU threads (0: one per physical core)")->check(CLI::Range(0, 1024));
     app.add_option("--parallel", parallel_, "Generation slots")->check(CLI::Range(1, 64));
     app.add_option("--ttl", ttl_, "Unload after this many idle seconds (0: never)")->check(CLI::Range((int64_t)0, (int64_t)1 << 31));
-    app.add_flag("--json", json_, "Print the server's JSON");
+    app.add_flag("--estimate", estimate_, "Only print the offload plan (layers and memory per device) here; no server needed");
+    app.add_option("--cache-type", cache_type_, "KV cache storage for --estimate: f16 or f32")->check(CLI::IsMember({"f16", "f32"}));
+    app.add_flag("--json", json_, "Print JSON (the server's answer, or the plan)");
   }
   int run() override {
+    if (estimate_) return estimate();
     nlohmann::json body = {{"model", model_}};
     // A relative path means the caller's folder; the server may run elsewhere.
     std::error_code ec;
@@ -63,7 +68,25 @@ class load_command : public command {
   }
 
  private:
+  // The planner's view of this load on this machine.
+  int estimate() {
+    model_args a;
+    a.model = model_;
+    a.ctx_size = ctx_ ? (uint32_t)*ctx_ : 0;
+    a.device_name = device_ == "auto" ? "" : device_;
+    a.gpu_layers = gpu_layers_.empty() ? "auto" : gpu_layers_;
+    a.cache_type = cache_type_;
+    const load_params lp = a.loading();
+    const int n = a.gpu_layers == "auto" || a.gpu_layers == "all" ? -1 : lp.n_gpu_layers;
+    const offload_plan p = a.plan(lp.gpus, a.gpu_layers == "all" ? (int)open_model(a.resolve_path())->hp.n_layer : n);
+    if (json_) std::printf("%s\n", plan_to_json(p).dump(2).c_str());
+    else std::fputs(format_plan(p).c_str(), stdout);
+    return p.fits ? 0 : 1;
+  }
+
   server_args srv_;
+  std::string cache_type_ = "f16";
+  bool estimate_ = false;
   std::string model_, id_, gpu_layers_, device_;
   std::optional<int> ctx_, threads_, parallel_;
   std::optional<int64_t> ttl_;

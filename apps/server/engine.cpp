@@ -14,6 +14,7 @@
 #include "formats/gguf.h"
 #include "hub/library.h"
 #include "model/loader.h"
+#include "model/planner.h"
 #include "runtime/session.h"
 #include "tokenizer/vocab.h"
 
@@ -214,21 +215,6 @@ std::shared_ptr<loaded_model> engine::load(const std::string& name, const load_s
 
 namespace {
 
-// Offload for "auto": every layer when the weights fit in 90% of the GPUs' free memory, else the
-// share that does.
-int auto_gpu_layers(const std::string& path, uint64_t file_bytes, const std::vector<device*>& gpus) {
-  if (gpus.empty()) return 0;
-  uint64_t free_bytes = 0;
-  for (auto* d : gpus) free_bytes += d->memory().free_bytes;
-  const uint64_t budget = free_bytes / 10 * 9;
-  if (file_bytes <= budget) return -1;
-  auto f = gguf::file::open(path);
-  const std::string arch = f->get_string("general.architecture", "");
-  const int64_t n_layer = f->get_int(arch + ".block_count", 0);
-  if (n_layer <= 0) return 0;
-  return (int)((double)n_layer * (double)budget / (double)file_bytes);
-}
-
 }  // namespace
 
 std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const load_settings& s, bool jit, const std::string& id_in) {
@@ -268,8 +254,9 @@ std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const loa
   std::vector<device*> gpus;
   if (s.device.empty() || s.device == "auto") {
     // The best GPU, as `hearth run` picks it (devices() lists discrete GPUs first).
+    // A software rasterizer (llvmpipe) is slower than the CPU backend: only when named.
     for (auto* d : reg.devices())
-      if (d->kind() != device_kind::cpu) {
+      if (d->kind() != device_kind::cpu && d->kind() != device_kind::gpu_software) {
         gpus.push_back(d);
         break;
       }
@@ -282,17 +269,38 @@ std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const loa
     }
     if (d->kind() != device_kind::cpu) gpus.push_back(d);
   }
-  uint64_t file_bytes = 0;
-  for (const auto& f : e.files) {
-    std::error_code ec;
-    file_bytes += fs::file_size(f, ec);
-  }
   load_params lp;
   lp.gpus = gpus;
-  lp.n_gpu_layers = s.n_gpu_layers == -2 ? auto_gpu_layers(e.path, file_bytes, gpus) : s.n_gpu_layers;
-  if (gpus.empty()) lp.n_gpu_layers = 0;
+  lp.n_gpu_layers = gpus.empty() ? 0 : s.n_gpu_layers;
+  if (!gpus.empty() && s.n_gpu_layers == -2) {
+    // auto: as many layers as the planner finds room for, with every slot's KV cache counted.
+    plan_request req;
+    req.path = e.path;
+    // Every slot holds its own KV cache: plan for their total length.
+    const uint32_t n_ctx = s.n_ctx ? s.n_ctx : std::min<uint32_t>(open_model(e.path)->hp.n_ctx_train, 4096);
+    req.n_ctx = n_ctx * (uint32_t)s.n_parallel;
+    req.n_batch = s.n_batch;
+    req.type_k = req.type_v = s.cache_type == "f32" ? dtype::f32 : dtype::f16;
+    req.gpus = gpus;
+    req.n_gpu_layers = -1;
+    const offload_plan p = plan_offload(req);
+    lp.n_gpu_layers = p.n_gpu_layers;
+    if (!p.note.empty()) log_info("{}: {}", gpus[0]->name(), p.note);
+  }
   log_info("loading {} ({}) with {} GPU layers", id, path, lp.n_gpu_layers);
-  lm->mdl = load_model(e.path, lp);
+  for (;;) {
+    try {
+      lm->mdl = load_model(e.path, lp);
+      break;
+    } catch (const hearth::error& err) {
+      // The planner works from the free memory the driver reports; when an allocation still
+      // fails, bring layers back to the CPU rather than give up.
+      if (err.kind() != error_kind::out_of_memory || lp.gpus.empty() || lp.n_gpu_layers == 0) throw;
+      const int had = lp.n_gpu_layers < 0 ? (int)open_model(e.path)->hp.n_layer : lp.n_gpu_layers;
+      lp.n_gpu_layers = std::max(0, had - std::max(1, had / 8));
+      log_warn("{}; retrying with {} GPU layers", err.what(), lp.n_gpu_layers);
+    }
+  }
   if (!lm->mdl->voc) throw api_error(400, error_type::invalid_request, fmt::format("{} has no tokenizer", path), "model");
   lm->voc = lm->mdl->voc.get();
   lm->chat = std::make_unique<chat_formatter>(lm->mdl->chat_template, *lm->voc);

@@ -31,7 +31,7 @@ describe('hearth chat in a terminal', () => {
   before(() => {
     // "; sleep" keeps the pane (and its last screen) after the program ends.
     tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50',
-      `'${BIN}' chat '${MODEL}' -t 1 --temp 0 -n 800; echo "exit status $?"; sleep 30`);
+      `'${BIN}' chat '${MODEL}' -t 1 --device cpu --temp 0 -n 800; echo "exit status $?"; sleep 30`);
   });
   after(() => { spawnSync('tmux', ['kill-session', '-t', session], { env }); });
 

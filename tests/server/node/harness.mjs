@@ -1,6 +1,7 @@
 // Starts the real `hearth serve` binary on a free port and offers small helpers shared by the
 // server's end-to-end tests. HEARTH_BIN and HEARTH_TEST_MODEL come from ctest (tests/scripts.cmake).
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,8 @@ export function libraryEnv(root) {
 // tests quick on a busy machine.
 export async function startServer(args = [], { model = MODEL, env = {}, library } = {}) {
   const lib = library ?? tempLibrary();
-  const argv = ['serve', ...(model ? [model] : []), '--port', '0', '-t', '1', ...args];
+  // The CPU backend (a GPU, or lavapipe in CI, would make the figures and timing vary).
+  const argv = ['serve', ...(model ? [model] : []), '--port', '0', '-t', '1', '--device', 'cpu', ...args];
   const proc = spawn(BIN, argv, { env: { ...libraryEnv(lib), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
@@ -120,4 +122,29 @@ export function percentile(sorted, p) {
   if (!sorted.length) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
+}
+
+// POSTs a large body over a plain socket: the request head goes out the moment the connection
+// opens (fetch may encode a big body in between, and on a loaded machine outlast the server's 5 s
+// wait for a request), then the body; resolves with { status, json } of the response.
+export function rawPost(url, path, body) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(u.port), u.hostname, () => {
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      sock.write(body);
+    });
+    let data = Buffer.alloc(0);
+    sock.on('data', (d) => { data = Buffer.concat([data, d]); });
+    sock.on('error', (e) => reject(e));
+    sock.on('close', () => {
+      const text = data.toString('utf8');
+      const m = text.match(/^HTTP\/1\.1 (\d+)/);
+      if (!m) return reject(new Error(`no HTTP response: ${JSON.stringify(text.slice(0, 200))}`));
+      const bodyText = text.slice(text.indexOf('\r\n\r\n') + 4);
+      let json;
+      try { json = JSON.parse(bodyText); } catch { json = undefined; }
+      resolve({ status: Number(m[1]), json, text: bodyText });
+    });
+  });
 }
