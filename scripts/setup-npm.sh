@@ -11,7 +11,7 @@ if [ "${1:-}" = "--if-missing" ]; then if_missing=1; shift; fi
 dirs=("$@")
 if [ ${#dirs[@]} -eq 0 ]; then
   # The folders whose packages tests or builds use.
-  dirs=(tests)
+  dirs=(tests apps/server/web)
 fi
 for d in "${dirs[@]}"; do
   if [ $if_missing -eq 1 ] && [ -d "$root/$d/node_modules" ] && [ "$root/$d/node_modules/.package-lock.json" -nt "$root/$d/package-lock.json" ]; then

@@ -250,24 +250,11 @@ std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const loa
   lm->settings = s;
   lm->jit = jit;
 
-  auto& reg = registry::instance();
   std::vector<device*> gpus;
-  if (s.device.empty() || s.device == "auto") {
-    // The best GPU, as `hearth run` picks it (devices() lists discrete GPUs first).
-    // A software rasterizer (llvmpipe) is slower than the CPU backend: only when named.
-    for (auto* d : reg.devices())
-      if (d->kind() != device_kind::cpu && d->kind() != device_kind::gpu_software) {
-        gpus.push_back(d);
-        break;
-      }
-  } else {
-    device* d = nullptr;
-    try {
-      d = reg.find(s.device);
-    } catch (const hearth::error& err) {
-      throw bad_request(err.what(), "device");
-    }
-    if (d->kind() != device_kind::cpu) gpus.push_back(d);
+  try {
+    gpus = pick_gpus(s.device);
+  } catch (const hearth::error& err) {
+    throw bad_request(err.what(), "device");
   }
   load_params lp;
   lp.gpus = gpus;
@@ -323,6 +310,24 @@ std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const loa
   }
   log_info("loaded {}: {} tokens of context, {} slot(s)", id, lm->n_ctx, s.n_parallel);
   return lm;
+}
+
+std::vector<device*> engine::pick_gpus(const std::string& spec) {
+  auto& reg = registry::instance();
+  std::vector<device*> gpus;
+  if (spec.empty() || spec == "auto") {
+    // The best GPU, as `hearth run` picks it (devices() lists discrete GPUs first). A software
+    // rasterizer (llvmpipe) is slower than the CPU backend: only when named.
+    for (auto* d : reg.devices())
+      if (d->kind() != device_kind::cpu && d->kind() != device_kind::gpu_software) {
+        gpus.push_back(d);
+        break;
+      }
+    return gpus;
+  }
+  device* d = reg.find(spec);
+  if (d->kind() != device_kind::cpu) gpus.push_back(d);
+  return gpus;
 }
 
 bool engine::unload(const std::string& name) {

@@ -161,6 +161,9 @@ class engine {
   // false stops it (finish cancelled).
   gen_outcome generate(ticket& t, const std::vector<int32_t>& prompt, const gen_options& o,
                        const std::function<bool(const token_out&)>& on_token, const std::atomic<bool>* cancel = nullptr);
+  // The GPUs a load setting's device names: "" / "auto" the best real GPU (none: CPU only), "cpu"
+  // none, else the registry's device (throws hearth::error listing what exists).
+  static std::vector<device*> pick_gpus(const std::string& device);
   // Unloads JIT models idle past their TTL (called by the reaper thread; public for tests).
   void unload_idle();
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -12,14 +13,22 @@
 #include "apps/server/api_error.h"
 #include "apps/server/engine.h"
 #include "apps/server/server.h"
+#include "hub/download_manager.h"
 
 namespace hearth::server {
 
 enum class api_family { openai, anthropic, native };
 
 struct route_context {
+  route_context(engine& e, const server_options& o) : eng(e), opt(o) {}
   engine& eng;
   const server_options& opt;
+  // The hub's download manager, made on first use (downloads go to the library).
+  hub::download_manager& downloads();
+
+ private:
+  std::mutex dl_mu_;
+  std::unique_ptr<hub::download_manager> dl_;
 };
 
 // JSON text of a value; invalid UTF-8 in strings (partial tokens) becomes U+FFFD instead of throwing.
@@ -59,5 +68,6 @@ void check_prompt(const loaded_model& m, size_t n_prompt, int64_t max_tokens, co
 void add_openai_routes(httplib::Server& svr, route_context& ctx);
 void add_anthropic_routes(httplib::Server& svr, route_context& ctx);
 void add_native_routes(httplib::Server& svr, route_context& ctx);
+void add_hub_routes(httplib::Server& svr, route_context& ctx);
 
 }  // namespace hearth::server

@@ -11,6 +11,16 @@
 
 namespace hearth::server {
 
+hub::download_manager& route_context::downloads() {
+  std::lock_guard lk(dl_mu_);
+  if (!dl_) {
+    hub::manager_options o;
+    o.transfer = hub::transfer_options_from_env(o.transfer);
+    dl_ = std::make_unique<hub::download_manager>(o);
+  }
+  return *dl_;
+}
+
 std::string dump(const nlohmann::ordered_json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "apps/server/routes.h"
+#include "apps/server/web/web_assets.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -29,7 +30,7 @@ bool is_api_path(const std::string& path) {
 
 // Endpoint label for metrics: known routes as themselves, everything else lumped together.
 std::string endpoint_label(const std::string& path) {
-  static const char* known[] = {"/v1/models",  "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/messages/count_tokens",
+  static const char* known[] = {"/api/plan", "/api/doctor", "/api/hub/search", "/api/hub/files", "/api/hub/downloads", "/v1/models",  "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/messages/count_tokens",
                                 "/api/health", "/health",              "/api/models",     "/api/ps",      "/api/load",
                                 "/api/unload", "/api/devices",         "/api/hw",         "/api/tokenize", "/api/detokenize",
                                 "/api/chat/prompt", "/metrics"};
@@ -59,7 +60,7 @@ struct http_server::shutdown_state {
 
 http_server::http_server(server_options opt, engine& eng)
     : opt_(std::move(opt)), eng_(eng), svr_(std::make_unique<httplib::Server>()), st_(std::make_unique<shutdown_state>()) {
-  ctx_ = std::make_unique<route_context>(route_context{eng_, opt_});
+  ctx_ = std::make_unique<route_context>(eng_, opt_);
   setup_routes();
 }
 
@@ -170,7 +171,13 @@ void http_server::setup_routes() {
   add_openai_routes(svr, *ctx_);
   add_anthropic_routes(svr, *ctx_);
   add_native_routes(svr, *ctx_);
-  if (!opt_.web_root.empty() && !svr.set_mount_point("/", opt_.web_root)) fail("web root {} is not a folder", opt_.web_root);
+  add_hub_routes(svr, *ctx_);
+  // The web UI: a folder when asked (UI development), else the copy embedded at build time.
+  if (!opt_.web_root.empty()) {
+    if (!svr.set_mount_point("/", opt_.web_root)) fail("web root {} is not a folder", opt_.web_root);
+  } else {
+    web::add_routes(svr);
+  }
 }
 
 int http_server::bind() {

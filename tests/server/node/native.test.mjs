@@ -129,6 +129,27 @@ describe('native API', () => {
     assert.equal(p.json.n_tokens, p.json.tokens.length);
   });
 
+  test('the planner estimate, downloads list, and the web page at /', async () => {
+    const p = await post(`${s.url}/api/plan`, { model: libName, n_ctx: 512 });
+    assert.equal(p.status, 200, p.text);
+    assert.equal(p.json.n_layers, 5);
+    assert.equal(p.json.fits, true);
+    assert.ok(p.json.weights_bytes > 1000000);
+    assert.ok(p.json.kv_bytes > 0);
+    assert.equal(p.json.devices[0].device, 'cpu');
+    // A bigger context needs a bigger KV cache.
+    const big = await post(`${s.url}/api/plan`, { model: libName, n_ctx: 2048 });
+    assert.ok(big.json.kv_bytes > p.json.kv_bytes);
+    assert.equal((await post(`${s.url}/api/plan`, { model: 'nobody/none' })).status, 404);
+    assert.deepEqual((await get(`${s.url}/api/hub/downloads`)).json, { downloads: [] });
+    assert.equal((await post(`${s.url}/api/hub/downloads`, { repo: '../etc' })).status, 400);
+    assert.equal((await post(`${s.url}/api/hub/downloads/12345/cancel`, {})).status, 404);
+    const page = await fetch(`${s.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /^text\/html/);
+    assert.match(await page.text(), /Hearth/);
+  });
+
   test('metrics in Prometheus text format', async () => {
     await post(`${s.url}/v1/chat/completions`, { model: libName, messages, max_tokens: 3 });
     const m = await get(`${s.url}/metrics`);
