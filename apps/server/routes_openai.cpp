@@ -126,6 +126,19 @@ ojson usage_json(const gen_outcome& o) {
           {"prompt_tokens_details", {{"cached_tokens", o.n_cached}}}};
 }
 
+// llama.cpp's "timings" object (an extension the web UI reads for tokens/s).
+ojson timings_json(const gen_outcome& o) {
+  const int64_t n_eval = o.n_prompt - o.n_cached;
+  return {{"cache_n", o.n_cached},
+          {"prompt_n", n_eval},
+          {"prompt_ms", o.prompt_ms},
+          {"prompt_per_second", o.prompt_ms > 0 ? n_eval * 1000.0 / o.prompt_ms : 0.0},
+          {"predicted_n", o.n_generated},
+          {"predicted_ms", o.gen_ms},
+          {"predicted_per_second", o.gen_ms > 0 && o.n_generated > 1 ? (o.n_generated - 1) * 1000.0 / o.gen_ms : 0.0},
+          {"ttft_ms", o.ttft_ms}};
+}
+
 ojson bytes_of(const std::string& s) {
   auto a = ojson::array();
   for (unsigned char c : s) a.push_back((int)c);
@@ -238,7 +251,8 @@ void run_openai(route_context& ctx, const httplib::Request& req, httplib::Respon
                     {"model", model_id},
                     {"system_fingerprint", "hearth-0.1.0"},
                     {"choices", ojson::array({choice})},
-                    {"usage", usage_json(o)}});
+                    {"usage", usage_json(o)},
+                    {"timings", timings_json(o)}});
     return;
   }
 
@@ -290,10 +304,10 @@ void run_openai(route_context& ctx, const httplib::Request& req, httplib::Respon
           sse_data(sink, ok, error_body(api_family::openai, api_error(503, error_type::overloaded, "the server is shutting down")));
           return;
         }
-        if (chat)
-          sse_data(sink, ok, chunk({{"index", 0}, {"delta", ojson::object()}, {"logprobs", nullptr}, {"finish_reason", openai_finish(o.finish)}}));
-        else
-          sse_data(sink, ok, chunk({{"index", 0}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", openai_finish(o.finish)}}));
+        ojson last = chat ? chunk({{"index", 0}, {"delta", ojson::object()}, {"logprobs", nullptr}, {"finish_reason", openai_finish(o.finish)}})
+                          : chunk({{"index", 0}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", openai_finish(o.finish)}});
+        last["timings"] = timings_json(o);
+        sse_data(sink, ok, last);
         if (r.include_usage) {
           ojson u = chunk({});
           u["choices"] = ojson::array();

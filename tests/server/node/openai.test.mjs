@@ -80,6 +80,10 @@ describe('openai sdk', () => {
     assert.equal(s.usage.completion_tokens, whole.usage.completion_tokens);
     assert.equal(s.usage.prompt_tokens, whole.usage.prompt_tokens);
     assert.ok(s.chunks.slice(0, -1).every((c) => c.usage === null));
+    // The finishing chunk carries the server's timings (llama.cpp's extension).
+    const fin = s.chunks.find((c) => c.choices[0]?.finish_reason);
+    assert.equal(fin.timings.predicted_n, whole.usage.completion_tokens);
+    assert.ok(fin.timings.predicted_per_second >= 0);
     // Without include_usage, no usage anywhere.
     const plain = await collect(await client.chat.completions.create({ ...args, stream: true }));
     assert.equal(plain.usage, null);
