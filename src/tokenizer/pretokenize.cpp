@@ -302,7 +302,10 @@ std::string_view pretokenizer::split(std::string_view text, std::string& storage
     std::vector<std::pair<uint32_t, uint32_t>> next;
     auto& dest = r + 1 == regexes_.size() ? words : next;
     dest.reserve(clean.size() / 4 + 16);
-    for (auto [seg_off, seg_len] : segments) {
+    for (const auto& seg : segments) {
+      // Plain variables: clang 14 cannot capture structured bindings in the lambda below.
+      const auto seg_off = seg.first;
+      const auto seg_len = seg.second;
       const auto* subject = (PCRE2_SPTR)subject_all.data() + seg_off;
       size_t last = 0;  // end of what has been emitted so far
       auto cut = [&](size_t at) {
