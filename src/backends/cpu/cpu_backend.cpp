@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backends/cpu/ops/ops.h"
+#include "backends/cpu/schedule.h"
 #include "backends/cpu/thread_pool.h"
 #include "core/error.h"
 
@@ -131,6 +132,12 @@ class op_profile {
     e.cpu_seconds += cpu_seconds;
     e.bytes += bytes;
   }
+  void count_barriers(int64_t needed, int64_t nodes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    barriers_ += needed;
+    nodes_ += nodes;
+    ++graphs_;
+  }
   ~op_profile() {
     std::vector<std::pair<std::string, row>> v(rows_.begin(), rows_.end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
@@ -144,6 +151,9 @@ class op_profile {
                    r.cpu_seconds * 1e3, r.seconds * 1e6 / (double)r.count, 100.0 * r.seconds / total,
                    r.bytes ? fmt::format("{:.1f}", (double)r.bytes / r.seconds / 1e9).c_str() : "");
     std::fprintf(stderr, "%-48s %8s %10.2f %10.2f\n", "total", "", total * 1e3, total_cpu * 1e3);
+    if (graphs_)
+      std::fprintf(stderr, "%lld graphs: %.1f ops and %.1f barriers each (unprofiled runs; profiling waits after every op)\n",
+                   (long long)graphs_, (double)nodes_ / (double)graphs_, (double)barriers_ / (double)graphs_);
   }
 
  private:
@@ -155,11 +165,13 @@ class op_profile {
   };
   std::mutex mu_;
   std::map<std::string, row> rows_;
+  int64_t barriers_ = 0, nodes_ = 0, graphs_ = 0;
 };
 // Printed when the program exits.
 struct op_profile_printer {
   ~op_profile_printer() { delete op_profile::get(); }
 } g_op_profile_printer;
+
 
 class cpu_stream final : public stream {
  public:
@@ -168,45 +180,51 @@ class cpu_stream final : public stream {
   void compute(const std::vector<tensor*>& nodes) override {
     const int nth = pool_.size();
     size_t need = 0;
-    for (tensor* n : nodes) need = std::max(need, work_size(*n, nth));
+    // Work for the threads of lockstep ops and for the chunks of chunked ones.
+    for (tensor* n : nodes) need = std::max({need, work_size(*n, nth), work_size(*n, chunks_for(nth))});
     if (work_.size() < need) work_.resize(need);
     uint8_t* work = work_.data();
     // Weights get their repacked copy the first time a product reads them (later runs only look up).
     for (tensor* n : nodes)
       if ((n->op == op::mul_mat || n->op == op::mul_mat_id) && (n->src[0]->flags & tf_weight)) cache_->prepare(*n->src[0], nth);
+    const std::vector<step> order = plan_steps(nodes, nth);
     op_profile* prof = op_profile::get();
-    if (prof) {
-      times_.assign(nodes.size(), 0.0);
-      cpu_times_.assign(nodes.size(), 0.0);
+    compute_ctx base{0, nth, &pool_, work, need, cache_};
+    if (!prof) {
+      runner_.run(pool_, nodes, order, base);
+      return;
     }
-    pool_.run([&](int ith) {
-      compute_ctx ctx{ith, nth, &pool_, work, need, cache_};
-      auto t0 = std::chrono::steady_clock::now();
-      double c0 = prof && ith == 0 ? thread_cpu_seconds() : 0;
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        tensor* n = nodes[i];
-        if (n->op == op::view || n->op == op::none) continue;
-        compute_node(ctx, *n);
-        pool_.barrier();
-        if (prof && ith == 0) {
-          const auto t1 = std::chrono::steady_clock::now();
-          times_[i] = std::chrono::duration<double>(t1 - t0).count();
-          t0 = t1;
-          const double c1 = thread_cpu_seconds();
-          cpu_times_[i] = c1 - c0;
-          c0 = c1;
-        }
-      }
-    });
-    if (prof)
-      for (size_t i = 0; i < nodes.size(); ++i)
-        if (nodes[i]->op != op::view && nodes[i]->op != op::none) prof->add(*nodes[i], times_[i], cpu_times_[i]);
+    // Profiling: every op alone (lockstep, then a barrier), timed on thread 0.
+    struct timing {
+      cpu_stream* self;
+      const std::vector<step>* order;
+      std::chrono::steady_clock::time_point t0;
+      double c0;
+    } tm{this, &order, std::chrono::steady_clock::now(), thread_cpu_seconds()};
+    times_.assign(nodes.size(), 0.0);
+    cpu_times_.assign(nodes.size(), 0.0);
+    runner_.run(pool_, nodes, order, base, [](void* user, size_t i) {
+      auto* t = static_cast<timing*>(user);
+      const auto t1 = std::chrono::steady_clock::now();
+      const double c1 = thread_cpu_seconds();
+      const size_t n = (size_t)(*t->order)[i].node;
+      t->self->times_[n] = std::chrono::duration<double>(t1 - t->t0).count();
+      t->self->cpu_times_[n] = c1 - t->c0;
+      t->t0 = t1;
+      t->c0 = c1;
+    }, &tm);
+    int64_t n_wait = 0;
+    for (const auto& st : plan_steps(nodes, nth)) n_wait += st.wait;
+    prof->count_barriers(n_wait, (int64_t)order.size());
+    for (const auto& st : order) prof->add(*nodes[(size_t)st.node], times_[(size_t)st.node], cpu_times_[(size_t)st.node]);
   }
+
   void synchronize() override {}
 
  private:
   thread_pool pool_;
   std::vector<uint8_t> work_;
+  step_runner runner_;
   std::vector<double> times_, cpu_times_;  // HEARTH_PROFILE: per node
   repack_cache* cache_;
 };

@@ -1,27 +1,9 @@
 #include "backends/cpu/thread_pool.h"
 
-#include <sched.h>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define HEARTH_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define HEARTH_CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define HEARTH_CPU_RELAX() ((void)0)
-#endif
+#include "backends/cpu/spin_wait.h"
 
 namespace hearth::cpu {
 
-namespace {
-// Spin briefly (ops are short), then yield so that an oversubscribed machine still makes progress.
-template <typename Pred> void spin_until(Pred done) {
-  for (int i = 0; !done(); ++i) {
-    if (i < 4096) HEARTH_CPU_RELAX();
-    else sched_yield();
-  }
-}
-}  // namespace
 
 thread_pool::thread_pool(int n_threads) { start(n_threads < 1 ? 1 : n_threads); }
 thread_pool::~thread_pool() { stop(); }
@@ -63,6 +45,7 @@ void thread_pool::worker(int ith) {
     }
     (*job)(ith);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
+    pending_.notify_all();
   }
 }
 
@@ -80,7 +63,7 @@ void thread_pool::run(const std::function<void(int)>& fn) {
   }
   wake_.notify_all();
   fn(0);
-  spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
+  wait_until(pending_, [&] { return pending_.load(std::memory_order_acquire) == 0; });
 }
 
 void thread_pool::barrier() {
@@ -89,9 +72,10 @@ void thread_pool::barrier() {
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) == n_threads_ - 1) {
     arrived_.store(0, std::memory_order_relaxed);
     phase_.fetch_add(1, std::memory_order_release);
+    phase_.notify_all();
     return;
   }
-  spin_until([&] { return phase_.load(std::memory_order_acquire) != phase; });
+  wait_until(phase_, [&] { return phase_.load(std::memory_order_acquire) != phase; });
 }
 
 }  // namespace hearth::cpu
