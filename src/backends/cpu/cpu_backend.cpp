@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -189,7 +190,8 @@ class cpu_stream final : public stream {
       if ((n->op == op::mul_mat || n->op == op::mul_mat_id) && (n->src[0]->flags & tf_weight)) cache_->prepare(*n->src[0], nth);
     const std::vector<step> order = plan_steps(nodes, nth);
     op_profile* prof = op_profile::get();
-    compute_ctx base{0, nth, &pool_, work, need, cache_};
+    static std::atomic<uint64_t> passes{0};
+    compute_ctx base{0, nth, &pool_, work, need, cache_, ++passes};
     if (!prof) {
       runner_.run(pool_, nodes, order, base);
       return;

@@ -136,7 +136,20 @@ size_t mul_mat_work_bytes(const tensor& dst, int nth) {
   return mm_layout(kernels_for_type(a.type), a.ne[0], b.ne[1], b.ne[2] * b.ne[3], nth).total;
 }
 
-void mul_mat(tensor& dst, int ith, int nth, uint8_t* work, const std::function<void()>& barrier, const repack_cache* cache) {
+namespace {
+// The activations this thread packed last (private mode), and for which tensor of which pass.
+struct packed_memo {
+  const tensor* src = nullptr;
+  uint64_t pass = 0;
+  const mm_kernels* k = nullptr;
+  int64_t K = 0, N = 0, batches = 0;
+  std::vector<uint8_t> buf;
+};
+thread_local packed_memo t_packed;
+}  // namespace
+
+void mul_mat(tensor& dst, int ith, int nth, uint8_t* work, const std::function<void()>& barrier, const repack_cache* cache,
+             uint64_t pass) {
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
   const mm_kernels& k = kernels_for_type(a.type);
@@ -154,7 +167,17 @@ void mul_mat(tensor& dst, int ith, int nth, uint8_t* work, const std::function<v
   // Pack every column of every batch (split over the threads, or all of them by each thread).
   const int64_t cols = batches * N;
   const int64_t per = priv ? cols : (cols + nth - 1) / nth;
-  const int64_t c0 = priv ? 0 : per * ith;
+  int64_t c0 = priv ? 0 : per * ith;
+  if (priv && pass != 0) {
+    packed_memo& m = t_packed;
+    if (m.src == &b && m.pass == pass && m.k == &k && m.K == K && m.N == N && m.batches == batches) {
+      c0 = cols;  // already packed by this thread
+    } else {
+      m = packed_memo{&b, pass, &k, K, N, batches, std::move(m.buf)};
+      if (m.buf.size() < L.act * (size_t)batches) m.buf.resize(L.act * (size_t)batches);
+    }
+    packed = m.buf.data();
+  }
   for (int64_t i = c0; i < std::min(cols, c0 + per); ++i) {
     const int64_t bi = i / N, n = i % N, i2 = bi % b.ne[2], i3 = bi / b.ne[2];
     const float* col = reinterpret_cast<const float*>(raw(b) + (size_t)n * b.nb[1] + (size_t)i2 * b.nb[2] + (size_t)i3 * b.nb[3]);

@@ -46,8 +46,11 @@ class repack_cache {
 };
 
 size_t mul_mat_work_bytes(const tensor& dst, int nth);
+// pass: a number unique to this execution of the graph (0: none). With few activation columns,
+// each thread then keeps the activations it packed and reuses them when the next products of the
+// pass read the same tensor (q, k and v; gate and up; the chunks of one product).
 void mul_mat(tensor& dst, int ith, int nth, uint8_t* work, const std::function<void()>& barrier,
-             const repack_cache* cache = nullptr);
+             const repack_cache* cache = nullptr, uint64_t pass = 0);
 
 size_t mul_mat_id_work_bytes(const tensor& dst, int nth);
 void mul_mat_id(tensor& dst, int ith, int nth, uint8_t* work, const std::function<void()>& barrier,

@@ -33,7 +33,7 @@ void compute_node(const compute_ctx& ctx, tensor& n) {
     case op::set_rows: return op_set_rows(ctx, n);
     case op::cpy: return op_cpy(ctx, n);
     case op::cont: return op_cont(ctx, n);
-    case op::mul_mat: return mul_mat(n, ctx.ith, ctx.nth, ctx.work, [&] { ctx.barrier(); }, ctx.cache);
+    case op::mul_mat: return mul_mat(n, ctx.ith, ctx.nth, ctx.work, [&] { ctx.barrier(); }, ctx.cache, ctx.pass);
     case op::mul_mat_id: return mul_mat_id(n, ctx.ith, ctx.nth, ctx.work, [&] { ctx.barrier(); }, ctx.cache);
     case op::add:
     case op::mul: return op_binary(ctx, n);

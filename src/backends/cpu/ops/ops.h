@@ -18,6 +18,7 @@ struct compute_ctx {
   uint8_t* work = nullptr;  // shared scratch of work_size() bytes
   size_t work_bytes = 0;
   const repack_cache* cache = nullptr;  // repacked weights (may be null)
+  uint64_t pass = 0;                    // unique per graph execution (see mul_mat)
   void barrier() const { if (pool) pool->barrier(); }
 };
 
