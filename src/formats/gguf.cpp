@@ -33,6 +33,15 @@ bool valid_type(uint32_t t) { return t <= (uint32_t)value_type::f64; }
 
 template <typename T> T load(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof v); return v; }
 
+// A float as an integer without undefined behaviour: truncated, saturated at the int64 range, NaN
+// as 0 (a fuzzer found 1.9e22 in an f32 field).
+int64_t float_to_i64(double f) {
+  if (std::isnan(f)) return 0;
+  if (f >= 9.2233720368547758e18) return INT64_MAX;
+  if (f <= -9.2233720368547758e18) return INT64_MIN;
+  return (int64_t)f;
+}
+
 // Reads the numeric scalar of type t at p into the three views of value.
 void decode_scalar(value_type t, const uint8_t* p, uint64_t& u, int64_t& i, double& f) {
   switch (t) {
@@ -44,8 +53,8 @@ void decode_scalar(value_type t, const uint8_t* p, uint64_t& u, int64_t& i, doub
     case value_type::i32: i = load<int32_t>(p); u = (uint64_t)i; f = (double)i; break;
     case value_type::u64: u = load<uint64_t>(p); i = (int64_t)u; f = (double)u; break;
     case value_type::i64: i = load<int64_t>(p); u = (uint64_t)i; f = (double)i; break;
-    case value_type::f32: f = load<float>(p); i = (int64_t)f; u = (uint64_t)i; break;
-    case value_type::f64: f = load<double>(p); i = (int64_t)f; u = (uint64_t)i; break;
+    case value_type::f32: f = load<float>(p); i = float_to_i64(f); u = (uint64_t)i; break;
+    case value_type::f64: f = load<double>(p); i = float_to_i64(f); u = (uint64_t)i; break;
     case value_type::boolean: u = load<uint8_t>(p) != 0; i = (int64_t)u; f = (double)u; break;
     default: break;
   }

@@ -160,3 +160,22 @@ TEST(Gguf, AtomicWriteLeavesNoTemporaryFile) {
   EXPECT_EQ(f->tensors().size(), 2u);
   fs::remove_all(dir);
 }
+
+namespace hearth {
+namespace {
+// Found by fuzzing: an f32 value far outside the int64 range (or NaN) read as an integer was
+// undefined behaviour; it now saturates (NaN reads as 0).
+TEST(Gguf, HugeAndNanFloatsReadAsIntegersSaturate) {
+  gguf::writer w;
+  w.set_string("general.architecture", "llama");
+  w.set_f32("huge", 1.9124e22f);
+  w.set_f32("tiny", -1.9124e22f);
+  w.set_f32("nan", std::nanf(""));
+  const auto bytes = w.to_bytes();
+  auto f = gguf::file::parse(bytes.data(), bytes.size());
+  EXPECT_EQ(f->find("huge")->as_i64(), INT64_MAX);
+  EXPECT_EQ(f->find("tiny")->as_i64(), INT64_MIN);
+  EXPECT_EQ(f->find("nan")->as_i64(), 0);
+}
+}  // namespace
+}  // namespace hearth
