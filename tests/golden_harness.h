@@ -2,6 +2,7 @@
 // tests/data/reference (a model, a prompt, llama.cpp's logits and greedy continuation) on a given
 // device placement and reports how far Hearth's numbers are from the reference.
 #pragma once
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -195,6 +196,42 @@ inline int safe_greedy_steps(const golden_case& c, double tol) {
   const auto margins = c.ref["greedy_margins"].get<std::vector<double>>();
   int n = 0;
   while (n < (int)margins.size() && margins[n] >= 2 * tol) ++n;
+  return n;
+}
+
+// The assertions every golden test makes (CPU, Vulkan, CUDA): prompt and teacher-forced logits
+// within tol, the same argmax at every prompt position, and the safe greedy steps identical.
+inline void expect_matches_reference(const golden_case& c, const golden_result& r, const golden_tolerance& tol) {
+  EXPECT_LE(r.prompt_max_abs, tol.prompt) << "prompt logits, mean abs " << r.prompt_mean_abs;
+  EXPECT_EQ(r.argmax_mismatch, 0) << "prompt positions whose argmax differs";
+  EXPECT_LE(r.gen_max_abs, tol.gen) << "teacher-forced generation logits, mean abs " << r.gen_mean_abs;
+  const auto want = c.ref["greedy_ids"].get<std::vector<int32_t>>();
+  const int safe = safe_greedy_steps(c, tol.gen);
+  ASSERT_GE(r.greedy.size(), (size_t)safe);
+  for (int s = 0; s < safe; ++s) ASSERT_EQ(r.greedy[s], want[s]) << "greedy step " << s << " of " << safe << " safe steps";
+}
+
+// Repeating layers of a case's model (from its header; nothing is loaded).
+inline int layer_count(const golden_case& c) { return (int)open_model(model_path(c))->hp.n_layer; }
+
+// Every case twice for a GPU: fully offloaded, and with half the layers on the GPU.
+struct placement_case {
+  golden_case c;
+  bool half;
+};
+inline void PrintTo(const placement_case& p, std::ostream* os) { *os << p.c.stem << (p.half ? " half" : " full"); }
+inline std::vector<placement_case> placement_cases() {
+  std::vector<placement_case> out;
+  for (auto& c : golden_cases()) {
+    out.push_back({c, false});
+    out.push_back({c, true});
+  }
+  return out;
+}
+inline std::string placement_case_name(const ::testing::TestParamInfo<placement_case>& info) {
+  std::string n = info.param.c.stem + (info.param.half ? "_half" : "_full");
+  for (char& ch : n)
+    if (!std::isalnum((unsigned char)ch)) ch = '_';
   return n;
 }
 
