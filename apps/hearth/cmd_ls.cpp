@@ -38,21 +38,8 @@ class ls_command : public command {
     }
     hub::mark_loaded(models, loaded);
     if (json_) {
-      auto arr = nlohmann::json::array();
-      for (const auto& m : models) {
-        nlohmann::json j = {{"name", m.name},
-                            {"source", m.source},
-                            {"path", m.path},
-                            {"files", m.files},
-                            {"size_bytes", m.size_bytes},
-                            {"architecture", m.info.architecture},
-                            {"parameters", m.info.n_params},
-                            {"quantization", m.info.quantization},
-                            {"context_length", m.info.context_length},
-                            {"loaded", m.loaded}};
-        if (!m.error.empty()) j["error"] = m.error;
-        arr.push_back(j);
-      }
+      auto arr = nlohmann::ordered_json::array();
+      for (const auto& m : models) arr.push_back(hub::to_json(m));
       std::printf("%s\n", arr.dump(2).c_str());
       return 0;
     }

@@ -74,19 +74,7 @@ void add_native_routes(httplib::Server& svr, route_context& ctx) {
       hub::mark_loaded(models, paths);
       ojson arr = ojson::array();
       for (const auto& m : models) {
-        ojson j = {{"name", m.name},
-                   {"source", m.source},
-                   {"path", m.path},
-                   {"files", m.files},
-                   {"size_bytes", m.size_bytes},
-                   {"architecture", m.info.architecture},
-                   {"model_name", m.info.model_name},
-                   {"parameters", m.info.n_params},
-                   {"quantization", m.info.quantization},
-                   {"context_length", m.info.context_length},
-                   {"loaded", m.loaded}};
-        if (!m.error.empty()) j["error"] = m.error;
-        arr.push_back(j);
+        arr.push_back(hub::to_json(m));
       }
       send_json(res, {{"models", arr}});
     });

@@ -241,6 +241,22 @@ std::vector<model_entry> list_models(const library_locations& where, const list_
   return out;
 }
 
+nlohmann::ordered_json to_json(const model_entry& m) {
+  nlohmann::ordered_json j = {{"name", m.name},
+                              {"source", m.source},
+                              {"path", m.path},
+                              {"files", m.files},
+                              {"size_bytes", m.size_bytes},
+                              {"architecture", m.info.architecture},
+                              {"model_name", m.info.model_name},
+                              {"parameters", m.info.n_params},
+                              {"quantization", m.info.quantization},
+                              {"context_length", m.info.context_length},
+                              {"loaded", m.loaded}};
+  if (!m.error.empty()) j["error"] = m.error;
+  return j;
+}
+
 void mark_loaded(std::vector<model_entry>& entries, const std::set<std::string>& loaded_paths) {
   std::set<std::string> canon;
   for (const auto& p : loaded_paths) {

@@ -3,6 +3,8 @@
 // described from its GGUF metadata (architecture, parameters, quantization, context length); only
 // metadata is parsed, tensor data stays unread. Import and removal work on Hearth's folder only.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <set>
 #include <string>
@@ -55,6 +57,9 @@ struct list_options {
 };
 // Every model, Hearth's first, then LM Studio's, then Ollama's; sorted by name within a source.
 std::vector<model_entry> list_models(const library_locations& where, const list_options& opts = {});
+// One entry as JSON (hearth ls --json and the server's /api/models): name, source, path, files,
+// size_bytes, architecture, model_name, parameters, quantization, context_length, loaded, [error].
+nlohmann::ordered_json to_json(const model_entry& m);
 // The hook for a "loaded" column: marks the entries whose path is in loaded_paths (compared after
 // resolving symlinks and "..").
 void mark_loaded(std::vector<model_entry>& entries, const std::set<std::string>& loaded_paths);
