@@ -48,6 +48,17 @@ void declare_io(tensor_declarer& d, const hparams& hp, model_weights& w);
 void declare_decoder_layer(tensor_declarer& d, const hparams& hp, layer_weights& L, int il);
 // Pre-norm decoder: x += attn(norm(x)); x += ffn(norm(x)) (MoE where the layer has experts).
 tensor* build_prenorm_decoder(graph_builder& b);
+
+// An architecture that is exactly the common decoder: the family's differences (RoPE type, biases,
+// tied head, experts) come from hparams and from which tensors the file has.
+class prenorm_decoder final : public arch_impl {
+ public:
+  void declare(tensor_declarer& d, const hparams& hp, model_weights& w) const override {
+    declare_io(d, hp, w);
+    for (int il = 0; il < (int)hp.n_layer; ++il) declare_decoder_layer(d, hp, w.layers[il], il);
+  }
+  tensor* build(graph_builder& b) const override { return build_prenorm_decoder(b); }
+};
 }  // namespace archs
 
 }  // namespace hearth

@@ -2,21 +2,9 @@
 #include "model/archs/archs.h"
 
 namespace hearth {
-namespace {
-
-class llama_arch final : public arch_impl {
- public:
-  void declare(tensor_declarer& d, const hparams& hp, model_weights& w) const override {
-    archs::declare_io(d, hp, w);
-    for (int il = 0; il < (int)hp.n_layer; ++il) archs::declare_decoder_layer(d, hp, w.layers[il], il);
-  }
-  tensor* build(graph_builder& b) const override { return archs::build_prenorm_decoder(b); }
-};
-
-}  // namespace
 
 const arch_impl& arch_llama() {
-  static const llama_arch impl;
+  static const archs::prenorm_decoder impl;
   return impl;
 }
 
