@@ -83,7 +83,9 @@ sample_result sampler::sample(const float* logits) {
       std::sort(idx_.begin(), idx_.end(), by_logit);
     }
     // Probabilities at temperature 1 for the truncation rules.
-    std::vector<double> prob(n);
+    // Reused between tokens: nothing is allocated in the token loop.
+    std::vector<double>& prob = prob_;
+    prob.resize(n);
     double sum = 0;
     for (size_t i = 0; i < n; ++i) sum += prob[i] = std::exp((double)(l[idx_[i]] - l[idx_[0]]));
     if (p_.top_p < 1.0f) {
@@ -102,7 +104,8 @@ sample_result sampler::sample(const float* logits) {
       n = keep;
     }
     // Temperature, then a draw.
-    std::vector<double> w(n);
+    std::vector<double>& w = weight_;
+    w.resize(n);
     double wsum = 0;
     for (size_t i = 0; i < n; ++i) wsum += w[i] = std::exp((double)(l[idx_[i]] - l[idx_[0]]) / p_.temperature);
     std::uniform_real_distribution<double> u(0.0, wsum);
@@ -115,7 +118,7 @@ sample_result sampler::sample(const float* logits) {
   }
   r.logprob = l[r.id] - log_z;
   if (p_.n_top_logprobs > 0) {
-    std::vector<int32_t> top((size_t)n_vocab_);
+    std::vector<int32_t>& top = idx_;  // the candidate order is no longer needed
     std::iota(top.begin(), top.end(), 0);
     const size_t k = std::min<size_t>((size_t)p_.n_top_logprobs, top.size());
     std::partial_sort(top.begin(), top.begin() + (ptrdiff_t)k, top.end(),

@@ -54,6 +54,7 @@ class sampler {
   std::deque<int32_t> recent_;
   std::vector<float> work_;
   std::vector<int32_t> idx_;
+  std::vector<double> prob_, weight_;
 };
 
 }  // namespace hearth
