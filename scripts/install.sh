@@ -9,7 +9,7 @@ if [ "${1:-}" = "--prefix" ]; then prefix=${2:?--prefix needs a directory}; fi
 
 scripts/setup-deps.sh
 # The web UI's npm packages: the build bundles the UI into hearth (HEARTH_WEB).
-(cd apps/server/web && npm ci --no-audit --no-fund --silent)
+scripts/setup-npm.sh apps/server/web
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/hearth-ccache}
 cmake --preset release -DHEARTH_TESTS=OFF -DHEARTH_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 cmake --build --preset release -j"$(nproc)"

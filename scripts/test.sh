@@ -9,9 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 scripts/setup-deps.sh
-[ -f tests/package.json ] && (cd tests && npm ci --no-audit --no-fund --silent)
-# The web UI's npm packages (esbuild, preact, marked, highlight.js; playwright-core for its test).
-(cd apps/server/web && npm ci --no-audit --no-fund --silent)
+# npm packages: the official OpenAI/Anthropic SDKs (tests/) and the web UI's (apps/server/web).
+scripts/setup-npm.sh
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/hearth-ccache} CCACHE_BASEDIR=$PWD CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 

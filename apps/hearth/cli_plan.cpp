@@ -14,7 +14,7 @@ std::string format_plan(const offload_plan& p) {
                      "compute", "total", "available", "headroom");
   for (const device_plan& d : p.devices) {
     const std::string avail = d.available ? mib(d.available) : "unknown";
-    const std::string head = !d.available ? "-" : d.fits() ? mib(d.available - d.total()) : "-" + mib(d.total() - d.available);
+    const std::string head = !d.available ? "-" : d.fits() ? mib(d.available - d.total()) : fmt::format("-{}", mib(d.total() - d.available));
     out += fmt::format("{:<12} {:>7} {:>6} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}\n", d.dev->name(), d.n_layers, d.output ? "yes" : "no",
                        mib(d.weights), mib(d.kv), mib(d.compute), mib(d.total()), avail, head);
   }
