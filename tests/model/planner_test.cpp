@@ -2,6 +2,9 @@
 // auto picks the most layers that fit a device's memory.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <sstream>
+
 #include "backend/registry.h"
 #include "backends/init.h"
 #include "model/context.h"
@@ -52,8 +55,43 @@ TEST_P(Planner, CpuEstimateMatchesAllocations) {
 INSTANTIATE_TEST_SUITE_P(Models, Planner,
                          ::testing::Values(planner_case{"models/tinyllamas/stories260K.gguf", 512},
                                            planner_case{"reference/models/synth-llama-q4_k_m.gguf", 512},
+                                           planner_case{"reference/models/synth-llama-q4_k_m.gguf", 8192},
                                            planner_case{"reference/models/synth-qwen3moe-q4_k_m.gguf", 256},
-                                           planner_case{"reference/models/synth-gemma3-f32.gguf", 512}));
+                                           planner_case{"reference/models/synth-gemma3-f32.gguf", 512},
+                                           planner_case{"reference/models/synth-gemma3-f32.gguf", 4096}));
+
+// Real-sized models when given (HEARTH_PLANNER_MODELS, colon-separated paths, e.g. the 1B and 8B
+// shapes written by hearth-synth): CPU estimate against the loader for several context sizes.
+TEST(PlannerLarge, CpuEstimateMatchesAllocations) {
+  const char* env = std::getenv("HEARTH_PLANNER_MODELS");
+  if (!env) GTEST_SKIP() << "HEARTH_PLANNER_MODELS not set";
+  init_backends(false);
+  std::stringstream ss(env);
+  for (std::string path; std::getline(ss, path, ':');) {
+    if (path.empty()) continue;
+    auto m = load_model(path, {});
+    uint64_t weights = 0;
+    for (auto& t : m->tensors()) weights += t.nbytes();
+    for (uint32_t n_ctx : {512u, 4096u, 32768u}) {
+      SCOPED_TRACE(path + " ctx " + std::to_string(n_ctx));
+      plan_request req;
+      req.path = path;
+      req.n_ctx = n_ctx;
+      const device_plan est = plan_offload(req).devices.at(0);
+      context_params cp;
+      cp.n_ctx = n_ctx;
+      context ctx(*m, cp);
+      uint64_t kv = 0, compute = 0;
+      for (auto& [d, bytes] : ctx.cache().bytes()) kv += bytes;
+      for (auto& [d, bytes] : ctx.sched().buffer_sizes()) compute += bytes;
+      const double total = (double)(weights + kv + compute);
+      std::printf("%s ctx %u: estimate %.1f MiB, allocated %.1f MiB (weights %lu/%lu kv %lu/%lu compute %lu/%lu)\n", path.c_str(), n_ctx,
+                  est.total() / 1048576.0, total / 1048576.0, est.weights, weights, est.kv, kv, est.compute, compute);
+      EXPECT_EQ(est.kv, kv);
+      EXPECT_NEAR((double)est.total(), total, 0.05 * total);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace hearth
