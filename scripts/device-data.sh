@@ -3,11 +3,11 @@
 # small enough to travel with the tree (the device tool takes 64 MiB in all). Usage:
 #   scripts/device-data.sh [SRC_TESTS_DATA [MODEL_REGEX]]     then carry ".devdata" and export
 #   HEARTH_TEST_DATA=$PWD/.devdata on the device machine.
-# Golden cases whose model is left out are skipped by the tests, not failed.
+# DEVDATA=DIR writes DIR instead. Golden cases whose model is left out are skipped by the tests, not failed.
 set -eu
 src=${1:-tests/data}
 keep=${2:-.}  # extended regex on the synthetic model file names
-dst=.devdata
+dst=${DEVDATA:-.devdata}
 rm -rf "$dst"
 mkdir -p "$dst/reference/models" "$dst/models"
 cp -r "$src/reference/logits" "$src/reference/stories260K" "$src/reference/tolerances.json" "$dst/reference/"
@@ -18,5 +18,5 @@ for f in "$src"/reference/models/*.gguf; do
     *) if basename "$f" | grep -qE "$keep"; then cp "$f" "$dst/reference/models/"; fi ;;
   esac
 done
-grep -qx '/.devdata/' .git/info/exclude 2>/dev/null || echo '/.devdata/' >> "$(git rev-parse --git-common-dir)/info/exclude"
+grep -qx "/$dst/" "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo "/$dst/" >> "$(git rev-parse --git-common-dir)/info/exclude"
 du -sh "$dst"
