@@ -20,13 +20,16 @@
 namespace hearth {
 namespace {
 
-// The first hardware GPU of a loaded module (CUDA/ROCm before Vulkan), or nullptr.
+// The first hardware GPU of a loaded module (CUDA/ROCm before Vulkan; HEARTH_PLANNER_API=vulkan
+// picks the Vulkan view of it), or nullptr.
 device* hardware_gpu() {
   init_backends(true);
+  const char* want = std::getenv("HEARTH_PLANNER_API");
   device* vk = nullptr;
   for (device* d : registry::instance().devices()) {
     if (d->kind() != device_kind::gpu_discrete && d->kind() != device_kind::gpu_integrated) continue;
     const std::string api = d->props().api;
+    if (want && api != want) continue;
     if (api == "cuda" || api == "rocm") return d;
     if (api == "vulkan" && !vk) vk = d;
   }
