@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "hw/sysfs_read.h"
 
 namespace hearth::hw {
@@ -40,6 +42,18 @@ std::string used_of(const std::optional<uint64_t>& total, const std::optional<ui
   if (!total) return "unknown";
   if (!used) return format_bytes(*total);
   return fmt::format("{} ({} used)", format_bytes(*total), format_bytes(*used));
+}
+
+// "#0: NVIDIA H200 — NVIDIA 580.159.04, API 1.4.312, sm_90, 139.8 GiB": the parts a backend reported.
+std::string view_text(const api_device_view& v) {
+  std::vector<std::string> parts;
+  std::string driver = v.driver_name;
+  if (!v.driver_version.empty()) driver += (driver.empty() ? "" : " ") + v.driver_version;
+  if (!driver.empty()) parts.push_back(driver);
+  if (!v.api_version.empty()) parts.push_back(std::isdigit((unsigned char)v.api_version[0]) ? "API " + v.api_version : v.api_version);
+  if (!v.arch.empty()) parts.push_back(v.arch);
+  if (v.total_bytes) parts.push_back(format_bytes(*v.total_bytes));
+  return fmt::format("#{}: {}{}{}{}", v.index, v.name, v.software ? " (software)" : "", parts.empty() ? "" : " — ", join(parts, ", "));
 }
 
 }  // namespace
@@ -267,23 +281,18 @@ std::string format_survey(const hw_survey& s) {
       if (g.rebar.capability_read)
         rebar += g.rebar.capable ? fmt::format("; capability: {} now, up to {}", format_bytes(g.rebar.capability_current_bytes),
                                                format_bytes(g.rebar.capability_max_bytes))
-                                 : "; no resizable-BAR capability";
+                                 : "; no resizable-BAR capability (the BAR size is set by the firmware)";
       line("", fmt::format("BARs: {}; {}", bars.empty() ? "unknown" : join(bars, ", "), rebar));
       memory_budget b = gpu_memory_budget(g, s.memory);
       line("", b.known ? fmt::format("memory for models: {} free of {} ({})", format_bytes(b.free_bytes),
                                      format_bytes(b.total_bytes), b.source)
                        : "memory for models: unknown until a backend reports it");
     }
-    for (auto& v : g.views) {
-      std::string mem = v.total_bytes ? ", " + format_bytes(*v.total_bytes) : "";
-      line("", fmt::format("{} #{}: {} — {} {}, API {}{}{}", v.api, v.index, v.name, v.driver_name, v.driver_version,
-                           v.api_version, v.arch.empty() ? "" : ", " + v.arch, mem));
-    }
+    for (auto& v : g.views) line("", fmt::format("{} {}", v.api, view_text(v)));
     o += "\n";
   }
   for (auto& v : s.unmatched_views)
-    line(v.api, fmt::format("#{}: {}{} — {} {}, API {}", v.index, v.name, v.software ? " (software)" : "", v.driver_name,
-                            v.driver_version, v.api_version));
+    line(v.api, view_text(v));
 
   const software_info& sw = s.software;
   o += "Software\n";

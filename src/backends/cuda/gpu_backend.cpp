@@ -403,14 +403,17 @@ class gpu_device final : public device {
     int drv = 0, rt = 0;
     (void)gpuDriverGetVersion(&drv);
     (void)gpuRuntimeGetVersion(&rt);
-    p.driver = fmt::format("driver {}, runtime {}", drv, rt);
+    // Versions come as 1000 * major + 10 * minor (CUDA) or a build number (HIP): shown as major.minor.
+    auto version = [](int v) { return v >= 1000 ? fmt::format("{}.{}", v / 1000, (v % 1000) / 10) : std::to_string(v); };
+    p.driver = std::string(HEARTH_GPU_API) == "cuda" ? "CUDA" : "HIP";
     const double clock_khz = gpuMemoryClockKhz(index_), bus_bits = gpuMemoryBusWidth(index_);
     p.peak_bandwidth = (uint64_t)(2.0 * clock_khz * 1000.0 * bus_bits / 8.0);
     p.max_alloc_bytes = prop_.totalGlobalMem;
     p.extra["arch"] = arch_;
     p.extra["pci_address"] = fmt::format("{:04x}:{:02x}:{:02x}.0", prop_.pciDomainID, prop_.pciBusID, prop_.pciDeviceID);
     p.extra.emplace("vendor_id", std::string(HEARTH_GPU_API) == "cuda" ? "10de" : "1002");
-    p.extra["driver_version"] = std::to_string(drv);
+    p.extra["driver_version"] = version(drv);
+    p.extra["api_version"] = "runtime " + version(rt);
     p.extra["subgroup_size"] = std::to_string(prop_.warpSize);
     p.extra.emplace("fp16", "1");  // emplace: GCC 12 warns (-Wrestrict) on assigning a literal here
     p.extra["info.multiprocessors"] = std::to_string(prop_.multiProcessorCount);

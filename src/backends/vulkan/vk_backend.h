@@ -78,6 +78,7 @@ struct device_info {
   VkPhysicalDeviceProperties props{};
   VkPhysicalDeviceMemoryProperties mem{};
   std::string driver_name, driver_info;
+  std::string pci_address;  // "0000:03:00.0" when the driver has VK_EXT_pci_bus_info
   uint32_t subgroup_size = 0;
   bool memory_budget = false;
   bool coopmat = false;

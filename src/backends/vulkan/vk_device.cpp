@@ -227,7 +227,10 @@ device_memory vk_device::memory() const {
 device_props vk_device::props() const {
   device_props p;
   p.api = "vulkan";
-  p.driver = info_.driver_name + (info_.driver_info.empty() ? "" : " " + info_.driver_info);
+  p.driver = info_.driver_name;
+  if (!info_.driver_info.empty()) p.extra["driver_version"] = info_.driver_info;
+  if (!info_.pci_address.empty()) p.extra["pci_address"] = info_.pci_address;
+  p.extra["device_id"] = fmt::format("0x{:04x}", info_.props.deviceID);
   p.peak_bandwidth = known_bandwidth(info_.props.deviceName);
   p.max_alloc_bytes = max_alloc_;
   const uint32_t v = info_.props.apiVersion;
@@ -435,11 +438,15 @@ device_info probe(VkPhysicalDevice pd) {
   VkPhysicalDeviceDriverProperties drv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   sg.pNext = &drv;
+  VkPhysicalDevicePCIBusInfoPropertiesEXT pci{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT};
+  const bool has_pci = has_extension(pd, VK_EXT_PCI_BUS_INFO_EXTENSION_NAME);
+  if (has_pci) drv.pNext = &pci;
   VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   p2.pNext = &sg;
   vkGetPhysicalDeviceProperties2(pd, &p2);
   d.driver_name = drv.driverName;
   d.driver_info = drv.driverInfo;
+  if (has_pci) d.pci_address = fmt::format("{:04x}:{:02x}:{:02x}.{:x}", pci.pciDomain, pci.pciBus, pci.pciDevice, pci.pciFunction);
   d.subgroup_size = sg.subgroupSize;
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
