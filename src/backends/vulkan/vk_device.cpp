@@ -141,6 +141,18 @@ vk_device::vk_device(VkInstance inst, const device_info& info, int index) : inst
     // Unified memory: host-visible device memory avoids staging copies.
     mem_device_ = find_memory(mp, req.memoryTypeBits, local | host);
     if (mem_device_ < 0) mem_device_ = find_memory(mp, req.memoryTypeBits, local);
+    // An APU whose carve-out ("VRAM", often 512 MiB) is small next to its GTT heap (system memory
+    // the GPU maps, read at the same speed): models go into GTT, or only a sliver would fit.
+    const int gtt = find_memory(mp, req.memoryTypeBits, host);
+    if (gtt >= 0 && mem_device_ >= 0) {
+      const uint64_t carve = mp.memoryHeaps[mp.memoryTypes[mem_device_].heapIndex].size;
+      const uint64_t gtt_size = mp.memoryHeaps[mp.memoryTypes[gtt].heapIndex].size;
+      if (gtt_size > 2 * carve) {
+        log_info("vulkan:{}: {} MiB device-local heap next to {} MiB of GTT: weights and caches go into GTT", index_, carve >> 20,
+                 gtt_size >> 20);
+        mem_device_ = gtt;
+      }
+    }
   }
   if (mem_device_ < 0) mem_device_ = find_memory(mp, req.memoryTypeBits, 0);
   mem_upload_ = find_memory(mp, req.memoryTypeBits, host);
