@@ -37,7 +37,8 @@ void model_args::add_to(CLI::App& app, bool model_required) {
   app.add_option("-c,--ctx-size", ctx_size, "Context length in tokens (default: the model's, at most 4096)")->check(CLI::Range(0u, 1u << 20));
   app.add_option("-b,--batch-size", batch_size, "Largest prompt batch per graph")->check(CLI::Range(1u, 8192u));
   app.add_option("-t,--threads", threads, "CPU threads (default: one per physical core)")->check(CLI::Range(0, 1024));
-  app.add_option("--device", device_name, "Device to offload to: cpu, vulkan[:N], cuda[:N], rocm[:N] (default: the best GPU found)");
+  app.add_option("--device,--backend", device_name,
+                 "Device to offload to: cpu, vulkan[:N], cuda[:N], rocm[:N] or a name (default: the best GPU found)");
   app.add_option("--gpu-layers,--ngl", gpu_layers, "Layers on the GPU: a number, 'all' or 'auto' (what fits)");
   app.add_option("--cache-type", cache_type, "KV cache storage: f16 or f32")->check(CLI::IsMember({"f16", "f32"}));
 }

@@ -88,7 +88,6 @@ class bench_command : public command {
 
   void setup(CLI::App& app) override {
     args_.add_to(app);
-    app.add_option("--backend", args_.device_name, "Same as --device: cpu, vulkan[:N], cuda[:N], rocm[:N]");
     app.add_option("-p,--n-prompt", n_prompt_, "Prompt lengths to test (comma-separated; 0: none)")->delimiter(',');
     app.add_option("-n,--n-gen", n_gen_, "Generation lengths to test (comma-separated; 0: none)")->delimiter(',');
     app.add_option("-d,--n-depth", depth_, "Tokens already in the cache when each test starts (untimed prefill)")->check(CLI::Range(0, 1 << 20));

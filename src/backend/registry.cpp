@@ -100,7 +100,17 @@ void registry::load_modules() {
         continue;
       }
       if (entry->score() <= 0) {
-        messages_.push_back(fmt::format("{}: no usable device (driver or device missing)", entry->name));
+        // Unusable here: creating it anyway is how the module says why (no driver, only a software
+        // device, an unsupported GPU...).
+        std::string why = "no usable device (driver or device missing)";
+        try {
+          std::unique_ptr<backend_module> probe(entry->create());
+          if (probe && probe->status() != "ok") why = probe->status();
+        } catch (const std::exception& e) {
+          why = e.what();
+        } catch (...) {
+        }
+        messages_.push_back(fmt::format("{}: {}", entry->name, why));
         dlclose(h);
         continue;
       }
@@ -119,6 +129,8 @@ void registry::load_modules() {
       handles_.push_back(h);
       modules_.emplace_back(m);
       log_info("loaded backend module {} from {}", entry->name, p.string());
+      // Loaded, but nothing to offer (no driver for the GPU, only a software device...): say why.
+      if (m->devices().empty()) messages_.push_back(fmt::format("{}: {}", entry->name, m->status()));
     }
   }
   for (const auto& m : messages_) log_info("{}", m);
@@ -176,6 +188,13 @@ device* registry::find(const std::string& spec) {
   for (device* d : all) names += (names.empty() ? "" : ", ") + d->name() + " (" + d->description() + ")";
   std::string why;
   for (const auto& m : messages()) why += "; " + m;
+  // A backend named by its API whose module is not there at all: say so rather than nothing.
+  const std::string api = lower.substr(0, lower.find(':'));
+  if ((api == "vulkan" || api == "cuda" || api == "rocm") && why.find("; " + api + ":") == std::string::npos) {
+    bool loaded = false;
+    for (auto& m : modules_) loaded |= api == m->name();
+    if (!loaded) why += fmt::format("; {}: libhearth-{}.so not found (this build has no {} backend, or set HEARTH_MODULE_PATH)", api, api, api);
+  }
   fail(error_kind::not_found, "no device '{}' (available: {}{})", spec, names, why);
 }
 

@@ -83,5 +83,13 @@ TEST_F(BadInput, MissingFileNotGgufAndUnknownArchitecture) {
   expect_error({mamba.string()}, 1, "mamba");
 }
 
+// A GPU backend that is not there (module not installed) or not usable: one line saying why, exit 1.
+TEST_F(BadInput, UnavailableBackendSaysWhy) {
+  ::setenv("HEARTH_MODULE_PATH", dir_.c_str(), 1);  // a folder without any backend module
+  expect_error({"--backend", "vulkan", "-n", "2"}, 1, "libhearth-vulkan.so not found");
+  expect_error({"--device", "cuda:0", "-n", "2"}, 1, "libhearth-cuda.so not found");
+  ::unsetenv("HEARTH_MODULE_PATH");
+}
+
 }  // namespace
 }  // namespace hearth::test
