@@ -175,6 +175,10 @@ std::vector<op_case> all_cases() {
                    tensor* a = b.rand(t, {768, 37, 2, 1});
                    return b.g.mul_mat(a, b.rand(dtype::f32, {768, 70, 2, 2}));
                  }, 1e-9});
+    v.push_back({"mul_mat_tiles_" + tn, [t](builder& b) {  // several row and column tiles, partial ones too
+                   tensor* a = b.rand(t, {1024, 150});
+                   return b.g.mul_mat(a, b.rand(dtype::f32, {1024, 100}));
+                 }, 1e-9});
     v.push_back({"mul_mat_id_" + tn, [t](builder& b) {
                    tensor* ex = b.rand(t, {256, 33, 4});
                    tensor* ids = b.i32({2, 5}, {0, 3, 2, 1, 3, 3, 1, 0, 2, 2});

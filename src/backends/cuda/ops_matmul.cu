@@ -312,6 +312,7 @@ void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quanti
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
   if (quantize) quantize_activations(a.type, b, scratch, s);
+  if (run_mul_mat_mma(dst, scratch, (int64_t)act_row_bytes(a.type, b.ne[0]), s)) return;
   mm_args p;
   p.a = static_cast<const uint8_t*>(a.data);
   p.a_nb1 = (int64_t)a.nb[1];

@@ -1,0 +1,390 @@
+// Matrix products, part 3: prompt processing on the integer tensor cores of NVIDIA sm_80+ GPUs.
+// A block computes a 64 x 64 tile of outputs. Per 256 values of K it unpacks the weight blocks of
+// its rows into int8 (with their integer sub-block scales) and the rounded activations of its
+// columns into shared memory; warps multiply them with int8 mma instructions, one sub-block at a
+// time (16 or 32 values, the span of one integer scale). The integer sums of every sub-block, the
+// integer scaling and the float factors of each block are the reference's (the vec_dot kernels),
+// so only the float summation order across blocks differs, as in the other product kernels.
+// HIP builds have no such instructions: run_mul_mat_mma answers false there and the dp4a kernels run.
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "backends/cuda/mmv.cuh"
+#include "backends/cuda/ops.h"
+
+namespace hearth::gpu {
+
+#if !defined(HEARTH_GPU_HIP)
+namespace {
+
+// Per weight type: values of sub-block g (kg of them, int8 range), its integer scale and (corr 2)
+// its integer min multiplier, and the block's float factors. corr: 0 none; 1 + m * s (q8_1 sums of
+// the activation block, q4_1 / q5_1); 2 - dmin * d_a * sum_g min_g * bsum_g (k-quants with mins).
+template <dtype T> struct tc;
+
+template <> struct tc<dtype::q4_0> {
+  using W = block_q4_0;
+  static constexpr int qk = 32, kg = 32, corr = 0;
+  static __device__ __forceinline__ void unpack(const W* b, int, int* v) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int w = load_i32_a2(b->qs + 4 * i);
+      v[i] = __vsub4(w & k_lo4, 0x08080808);
+      v[4 + i] = __vsub4((w >> 4) & k_lo4, 0x08080808);
+    }
+  }
+  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+template <> struct tc<dtype::q8_0> {
+  using W = block_q8_0;
+  static constexpr int qk = 32, kg = 32, corr = 0;
+  static __device__ __forceinline__ void unpack(const W* b, int, int* v) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] = load_i32_a2(reinterpret_cast<const uint8_t*>(b->qs) + 4 * i);
+  }
+  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+template <> struct tc<dtype::q4_k> {
+  using W = block_q4_k;
+  static constexpr int qk = 256, kg = 32, corr = 2;
+  static __device__ __forceinline__ void unpack(const W* b, int j, int* v) {
+    const int* q = reinterpret_cast<const int*>(b->qs + 32 * (j / 2));
+    const int shift = 4 * (j % 2);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] = (q[i] >> shift) & k_lo4;
+  }
+  static __device__ __forceinline__ int scale(const W* b, int j) {
+    int sc, mn;
+    k4_scale_min(b->scales, j, sc, mn);
+    return sc;
+  }
+  static __device__ __forceinline__ int mn(const W* b, int j) {
+    int sc, mn;
+    k4_scale_min(b->scales, j, sc, mn);
+    return mn;
+  }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W* b) { return h2f(b->dmin); }
+};
+template <> struct tc<dtype::q6_k> {
+  using W = block_q6_k;
+  static constexpr int qk = 256, kg = 16, corr = 0;
+  static __device__ __forceinline__ void unpack(const W* b, int g, int* v) {
+    int8_t* o = reinterpret_cast<int8_t*>(v);
+#pragma unroll
+    for (int e = 0; e < 16; ++e) o[e] = (int8_t)q6_value(b, 16 * g + e);
+  }
+  static __device__ __forceinline__ int scale(const W* b, int g) { return b->scales[g]; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+
+// The other types, element by element (their unpacking is rarer work).
+template <typename B, int QK, int KG, int CORR, typename V> struct tc_generic {
+  using W = B;
+  static constexpr int qk = QK, kg = KG, corr = CORR;
+  static __device__ __forceinline__ void unpack(const W* b, int g, int* v) {
+    int8_t* o = reinterpret_cast<int8_t*>(v);
+#pragma unroll
+    for (int e = 0; e < KG; ++e) o[e] = (int8_t)V::value(b, KG * g + e);
+  }
+};
+struct v_q4_1 { static __device__ int value(const block_q4_1* b, int e) { return e < 16 ? (b->qs[e] & 0xf) : (b->qs[e - 16] >> 4); } };
+struct v_q5_0 { static __device__ int value(const block_q5_0* b, int e) { return q5_value(b->qs, load_qh(b->qh), e) - 16; } };
+struct v_q5_1 { static __device__ int value(const block_q5_1* b, int e) { return q5_value(b->qs, load_qh(b->qh), e); } };
+struct v_iq4_nl { static __device__ int value(const block_iq4_nl* b, int e) { return k_iq4nl[e < 16 ? (b->qs[e] & 0xf) : (b->qs[e - 16] >> 4)]; } };
+struct v_q2_k { static __device__ int value(const block_q2_k* b, int e) { return q2_value(b, e); } };
+struct v_q3_k { static __device__ int value(const block_q3_k* b, int e) { return q3_value(b, e); } };
+struct v_q5_k {
+  static __device__ int value(const block_q5_k* b, int e) {
+    const int j = e / 32, l = e % 32;
+    return ((b->qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0xf) | (((b->qh[l] >> j) & 1) << 4);
+  }
+};
+struct v_iq4_xs {
+  static __device__ int value(const block_iq4_xs* b, int e) {
+    const uint8_t* qs = b->qs + 16 * (e / 32);
+    const int j = e % 32;
+    return k_iq4nl[j < 16 ? (qs[j] & 0xf) : (qs[j - 16] >> 4)];
+  }
+};
+
+template <> struct tc<dtype::q4_1> : tc_generic<block_q4_1, 32, 32, 1, v_q4_1> {
+  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W* b) { return h2f(b->m); }
+};
+template <> struct tc<dtype::q5_0> : tc_generic<block_q5_0, 32, 32, 0, v_q5_0> {
+  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+template <> struct tc<dtype::q5_1> : tc_generic<block_q5_1, 32, 32, 1, v_q5_1> {
+  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W* b) { return h2f(b->m); }
+};
+template <> struct tc<dtype::iq4_nl> : tc_generic<block_iq4_nl, 32, 32, 0, v_iq4_nl> {
+  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+template <> struct tc<dtype::q2_k> : tc_generic<block_q2_k, 256, 16, 2, v_q2_k> {
+  static __device__ __forceinline__ int scale(const W* b, int g) { return b->scales[g] & 0xf; }
+  static __device__ __forceinline__ int mn(const W* b, int g) { return b->scales[g] >> 4; }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W* b) { return h2f(b->dmin); }
+};
+template <> struct tc<dtype::q3_k> : tc_generic<block_q3_k, 256, 16, 0, v_q3_k> {
+  static __device__ __forceinline__ int scale(const W* b, int g) { return q3_scale(b->scales, g); }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+template <> struct tc<dtype::q5_k> : tc_generic<block_q5_k, 256, 32, 2, v_q5_k> {
+  static __device__ __forceinline__ int scale(const W* b, int j) {
+    int sc, mn;
+    k4_scale_min(b->scales, j, sc, mn);
+    return sc;
+  }
+  static __device__ __forceinline__ int mn(const W* b, int j) {
+    int sc, mn;
+    k4_scale_min(b->scales, j, sc, mn);
+    return mn;
+  }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W* b) { return h2f(b->dmin); }
+};
+template <> struct tc<dtype::iq4_xs> : tc_generic<block_iq4_xs, 256, 32, 0, v_iq4_xs> {
+  static __device__ __forceinline__ int scale(const W* b, int j) { return iq4_xs_scale(b, j); }
+  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
+};
+
+template <dtype T> constexpr bool has_tc() {
+  return T == dtype::q4_0 || T == dtype::q4_1 || T == dtype::q5_0 || T == dtype::q5_1 || T == dtype::q8_0 || T == dtype::iq4_nl ||
+         T == dtype::q2_k || T == dtype::q3_k || T == dtype::q4_k || T == dtype::q5_k || T == dtype::q6_k || T == dtype::iq4_xs;
+}
+
+// D = A (16 x kg, rows) * B (kg x 8, columns), int8 in, int32 out (accumulator starts at zero).
+template <int KG> __device__ __forceinline__ void mma_s8(const int* a, const int* b, int* d) {
+  if constexpr (KG == 32) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%10,%10,%10};\n"
+                 : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(0));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%7,%7,%7};\n"
+                 : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(b[0]), "r"(0));
+  }
+}
+
+constexpr int k_bm = 64, k_bn = 64, k_ks = 256, k_threads = 128;
+constexpr int k_row = k_ks + 16;  // shared row stride: 16 bytes of padding keep fragment loads conflict-free
+
+struct mma_args {
+  const uint8_t* a;
+  int64_t a_nb1, a_nb2, a_nb3;
+  int64_t M, n_blocks;
+  const uint8_t* act;
+  int64_t act_rb;
+  int64_t N, b2, r2, r3;
+  uint8_t* dst;
+  int64_t d_nb1, d_nb2, d_nb3;
+};
+
+template <dtype T>
+__global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mma_args p) {
+  using tr = tc<T>;
+  using W = typename tr::W;
+  constexpr bool k256 = tr::qk == 256;
+  using A = std::conditional_t<k256, a8_256, a8_32>;
+  constexpr int kg = tr::kg, n_groups = k_ks / kg, n_blk = k_ks / tr::qk;  // per step
+  constexpr int aqk = k256 ? 256 : 32;  // values per activation block
+  __shared__ __align__(16) int8_t ws[k_bm * k_row];
+  __shared__ __align__(16) int8_t as[k_bn * k_row];
+  __shared__ int8_t wsc[k_bm][16];
+  __shared__ int8_t wmn[k_bm][16];
+  __shared__ float wd[k_bm][8], wm[k_bm][8];
+  __shared__ float ad[k_bn][8], asum[k_bn][8];
+  __shared__ int16_t ab[k_bn][16];
+
+  const int tid = threadIdx.x, lane = tid % warp, wid = tid / warp;
+  const int g = lane / 4, t = lane % 4;
+  const int wr = 32 * (wid % 2), wc = 32 * (wid / 2);  // this warp's 32 x 32 part of the tile
+  const int64_t m0 = (int64_t)blockIdx.x * k_bm, n0 = (int64_t)blockIdx.y * k_bn;
+  const int64_t i2 = blockIdx.z % p.b2, i3 = blockIdx.z / p.b2;
+  const uint8_t* a_base = p.a + (i2 / p.r2) * p.a_nb2 + (i3 / p.r3) * p.a_nb3;
+  const uint8_t* y_base = p.act + (int64_t)blockIdx.z * p.N * p.act_rb;
+
+  float acc[2][4][4] = {};
+  int isum[2][4][4] = {};
+  for (int64_t kb = 0; kb < p.n_blocks; kb += n_blk) {
+    __syncthreads();
+    // Weights: one (row, sub-block) per thread and step.
+    for (int i = tid; i < k_bm * n_groups; i += k_threads) {
+      const int r = i / n_groups, gs = i % n_groups;
+      const int blk = gs * kg / tr::qk, gb = (gs * kg % tr::qk) / kg;
+      const W* b = reinterpret_cast<const W*>(a_base + min(m0 + r, p.M - 1) * p.a_nb1) + kb + blk;
+      int v[kg / 4];
+      tr::unpack(b, gb, v);
+      int* dst = reinterpret_cast<int*>(ws + r * k_row + gs * kg);
+#pragma unroll
+      for (int q = 0; q < kg / 4; ++q) dst[q] = v[q];
+      wsc[r][gs] = (int8_t)tr::scale(b, gb);
+      if constexpr (tr::corr == 2) wmn[r][gs] = (int8_t)tr::mn(b, gb);
+      if (gb == 0) {
+        wd[r][blk] = tr::d(b);
+        wm[r][blk] = tr::m(b);
+      }
+    }
+    // Activations: the int8 values as words, the scales (and sums) per block.
+    for (int i = tid; i < k_bn * (k_ks / 4); i += k_threads) {
+      const int c = i / (k_ks / 4), w = i % (k_ks / 4);
+      const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb;
+      const int e = 4 * w;
+      reinterpret_cast<int*>(as + c * k_row)[w] = *reinterpret_cast<const int*>(y[e / aqk].qs + e % aqk);
+    }
+    for (int i = tid; i < k_bn * n_blk; i += k_threads) {
+      const int c = i / n_blk, blk = i % n_blk;
+      const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
+      if constexpr (k256) {
+        ad[c][0] = y->d;
+#pragma unroll
+        for (int q = 0; q < 16; ++q) ab[c][q] = y->bsums[q];
+      } else {
+        ad[c][blk] = h2f(y->d);
+        asum[c][blk] = h2f(y->s);
+      }
+    }
+    __syncthreads();
+
+#pragma unroll 1
+    for (int gs = 0; gs < n_groups; ++gs) {
+      int af[2][4], bf[4][2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        const int8_t* r0 = ws + (wr + 16 * i + g) * k_row + gs * kg + 4 * t;
+        af[i][0] = *reinterpret_cast<const int*>(r0);
+        af[i][1] = *reinterpret_cast<const int*>(r0 + 8 * k_row);
+        if constexpr (kg == 32) {
+          af[i][2] = *reinterpret_cast<const int*>(r0 + 16);
+          af[i][3] = *reinterpret_cast<const int*>(r0 + 8 * k_row + 16);
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int8_t* c0 = as + (wc + 8 * j + g) * k_row + gs * kg + 4 * t;
+        bf[j][0] = *reinterpret_cast<const int*>(c0);
+        if constexpr (kg == 32) bf[j][1] = *reinterpret_cast<const int*>(c0 + 16);
+      }
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        const int s0 = wsc[wr + 16 * i + g][gs], s1 = wsc[wr + 16 * i + g + 8][gs];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          int d[4];
+          mma_s8<kg>(af[i], bf[j], d);
+          isum[i][j][0] += s0 * d[0];
+          isum[i][j][1] += s0 * d[1];
+          isum[i][j][2] += s1 * d[2];
+          isum[i][j][3] += s1 * d[3];
+        }
+      }
+      // A block ends after its last sub-block: its float factors fold the integer sums in.
+      if ((gs + 1) * kg % tr::qk == 0) {
+        const int blk = gs * kg / tr::qk;
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int r = wr + 16 * i + g + 8 * (e / 2), c = wc + 8 * j + 2 * t + (e % 2);
+              float v = wd[r][blk] * ad[c][blk] * (float)isum[i][j][e];
+              if constexpr (tr::corr == 1) v += wm[r][blk] * asum[c][blk];
+              if constexpr (tr::corr == 2) {
+                int summs = 0;
+#pragma unroll
+                for (int q = 0; q < 16; ++q) summs += wmn[r][q * n_groups / 16] * ab[c][q];
+                v -= wm[r][blk] * ad[c][blk] * (float)summs;
+              }
+              acc[i][j][e] += v;
+              isum[i][j][e] = 0;
+            }
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t m = m0 + wr + 16 * i + g + 8 * (e / 2), n = n0 + wc + 8 * j + 2 * t + (e % 2);
+        if (m < p.M && n < p.N) *reinterpret_cast<float*>(p.dst + m * 4 + n * p.d_nb1 + i2 * p.d_nb2 + i3 * p.d_nb3) = acc[i][j][e];
+      }
+}
+
+// Compute capability major of the current device (cached per device).
+int device_major() {
+  static int major[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
+  if (!major[dev]) (void)cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev);
+  return major[dev];
+}
+
+bool mma_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_CUDA_MMA");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+}  // namespace
+
+bool run_mul_mat_mma(const tensor& dst, const uint8_t* act, int64_t act_rb, gpuStream_t s) {
+  const tensor& a = *dst.src[0];
+  const tensor& b = *dst.src[1];
+  if (b.ne[1] < 16 || a.ne[0] % k_ks != 0 || !mma_enabled() || device_major() < 8) return false;
+  mma_args p;
+  p.a = static_cast<const uint8_t*>(a.data);
+  p.a_nb1 = (int64_t)a.nb[1];
+  p.a_nb2 = (int64_t)a.nb[2];
+  p.a_nb3 = (int64_t)a.nb[3];
+  p.M = a.ne[1];
+  p.n_blocks = a.ne[0] / block_size(a.type);
+  p.act = act;
+  p.act_rb = act_rb;
+  p.N = b.ne[1];
+  p.b2 = b.ne[2];
+  p.r2 = b.ne[2] / a.ne[2];
+  p.r3 = b.ne[3] / a.ne[3];
+  p.dst = static_cast<uint8_t*>(dst.data);
+  p.d_nb1 = (int64_t)dst.nb[1];
+  p.d_nb2 = (int64_t)dst.nb[2];
+  p.d_nb3 = (int64_t)dst.nb[3];
+  const dim3 grid((unsigned)((p.M + k_bm - 1) / k_bm), (unsigned)((p.N + k_bn - 1) / k_bn), (unsigned)(b.ne[2] * b.ne[3]));
+  bool launched = false;
+  dispatch_type(a.type, [&]<dtype T>() {
+    if constexpr (has_tc<T>()) {
+      k_mul_mat_mma<T><<<grid, k_threads, 0, s>>>(p);
+      launched = true;
+    }
+  });
+  return launched;
+}
+
+#else
+
+bool run_mul_mat_mma(const tensor&, const uint8_t*, int64_t, gpuStream_t) { return false; }
+
+#endif
+
+}  // namespace hearth::gpu
