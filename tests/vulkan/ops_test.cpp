@@ -242,6 +242,81 @@ std::vector<op_case> all_cases() {
                         return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
                       }, 1e-10});
       }
+  // --- mixture of experts ----------------------------------------------------------------------------
+  // Expert-selected products, every type: a few pairs (one product per pair) and many (routed per
+  // expert and tiled, more than one tile of pairs per expert), shared activations (nb = 1, as gate
+  // and up) and one activation row per slot (nb = n_used, as down), odd sizes.
+  struct id_shape { const char* name; int64_t M, n_expert, n_used, n_tok; bool per_slot; };
+  const id_shape id_shapes[] = {{"t1", 37, 6, 3, 1, false},     {"t3_per_slot", 37, 6, 4, 3, true},
+                                {"t13", 37, 5, 3, 13, false},   {"t29_per_slot", 70, 7, 2, 29, true},
+                                {"tiles", 130, 2, 2, 70, false}};
+  for (dtype t : k_types)
+    for (const id_shape& sh : id_shapes) {
+      if (sh.M == 130 && t != dtype::q4_k && t != dtype::f16 && t != dtype::q4_1) continue;  // big tiles: a few types
+      cs.push_back({fmt::format("moe_mul_mat_id_{}_{}", dtype_name(t), sh.name), [=](case_builder& b) {
+                      const int64_t K = block_size(t) > 32 ? 512 : 96;
+                      tensor* experts = b.input(t, {K, sh.M, sh.n_expert});
+                      tensor* act = b.input(dtype::f32, {K, sh.per_slot ? sh.n_used : 1, sh.n_tok});
+                      std::vector<int32_t> ids((size_t)(sh.n_used * sh.n_tok));
+                      for (auto& id : ids) id = b.rand_int(0, (int32_t)sh.n_expert - 1);
+                      return b.g.mul_mat_id(experts, act, b.ints({sh.n_used, sh.n_tok}, ids));
+                    }, 1e-10});
+    }
+  // Ids outside the experts give zeros (both paths), odd K for a float type.
+  for (int64_t n_tok : {2, 40})
+    cs.push_back({fmt::format("moe_mul_mat_id_f32_bad_ids_t{}", n_tok), [=](case_builder& b) {
+                    tensor* experts = b.input(dtype::f32, {75, 19, 4});
+                    std::vector<int32_t> ids((size_t)(2 * n_tok));
+                    for (size_t i = 0; i < ids.size(); ++i) ids[i] = i % 5 == 1 ? -1 : i % 7 == 3 ? 4 : b.rand_int(0, 3);
+                    return b.g.mul_mat_id(experts, b.input(dtype::f32, {75, 2, n_tok}), b.ints({2, n_tok}, ids));
+                  }, 1e-10});
+  for (int64_t n : {1, 7, 60, 300})
+    for (int64_t k : {1, 4, 8}) {
+      if (k > n) continue;
+      cs.push_back({fmt::format("moe_top_k_n{}_k{}", n, k), [=](case_builder& b) {
+                      return b.g.top_k(b.input(dtype::f32, {n, 9}, -3, 3), (int)k);
+                    }, 0});
+    }
+  // Ties go to the lower index; -0 equals +0; a full sort; rows strided in memory.
+  cs.push_back({"moe_top_k_ties", [](case_builder& b) {
+                  std::vector<float> x(40 * 5);
+                  for (size_t i = 0; i < x.size(); ++i) x[i] = (float)b.rand_int(-2, 2) * 0.5f;
+                  x[3] = -0.0f;
+                  return b.g.top_k(b.values({40, 5}, x), 12);
+                }, 0});
+  cs.push_back({"moe_top_k_full_sort", [](case_builder& b) { return b.g.top_k(b.input(dtype::f32, {33, 4}), 33); }, 0});
+  cs.push_back({"moe_top_k_strided_rows", [](case_builder& b) {
+                  tensor* x = b.input(dtype::f32, {64, 10});
+                  return b.g.top_k(b.g.view(x, {50, 5}, {2 * x->nb[1]}, x->nb[1] + 8), 6);
+                }, 0});
+  for (int norm : {0, 1})
+    for (int64_t m : {1, 9, 130})
+      cs.push_back({fmt::format("moe_gather_{}_m{}", norm ? "norm" : "plain", m), [=](case_builder& b) {
+                      const int64_t n = 16, k = 4;
+                      tensor* x = b.input(dtype::f32, {n, m}, 0, 1);
+                      std::vector<int32_t> ids((size_t)(k * m));
+                      for (size_t i = 0; i < ids.size(); ++i) ids[i] = i % 11 == 5 ? 16 : b.rand_int(0, (int32_t)n - 1);
+                      return b.g.gather(x, b.ints({k, m}, ids), norm != 0);
+                    }, 0});
+  for (int64_t k : {1, 3, 8})
+    cs.push_back({fmt::format("moe_sum_k{}", k), [=](case_builder& b) {
+                    return b.g.moe_sum(b.input(dtype::f32, {45, k, 7}), b.input(dtype::f32, {k, 7}, 0, 1));
+                  }, 1e-14});
+  // A whole expert block as the model builds it: router, top-k, weights, gate/up/down, weighted sum.
+  for (int64_t n_tok : {1, 5, 40})
+    for (dtype t : {dtype::f32, dtype::q4_k})
+      cs.push_back({fmt::format("moe_block_{}_t{}", dtype_name(t), n_tok), [=](case_builder& b) {
+                      const int64_t n_embd = 256, n_ff = 256, n_expert = 8, k = 3;
+                      tensor* x = b.input(dtype::f32, {n_embd, n_tok});
+                      tensor* probs = b.g.softmax(b.g.mul_mat(b.input(dtype::f32, {n_embd, n_expert}), x));
+                      tensor* ids = b.g.top_k(probs, (int)k);
+                      tensor* w = b.g.gather(probs, ids, true);
+                      tensor* xb = b.g.reshape(x, {n_embd, 1, n_tok});
+                      tensor* gate = b.g.mul_mat_id(b.input(t, {n_embd, n_ff, n_expert}), xb, ids);
+                      tensor* up = b.g.mul_mat_id(b.input(t, {n_embd, n_ff, n_expert}), xb, ids);
+                      tensor* down = b.g.mul_mat_id(b.input(t, {n_ff, n_embd, n_expert}), b.g.swiglu(gate, up), ids);
+                      return b.g.moe_sum(down, w);
+                    }, 1e-9});
   return cs;
 }
 
@@ -277,6 +352,8 @@ TEST(VulkanOps, ElementWise) {
 TEST(VulkanOps, Normalisation) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"rms_norm", "norm", "softmax"}); }
 TEST(VulkanOps, Rope) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"rope"}); }
 TEST(VulkanOps, Attention) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"attention"}); }
+TEST(VulkanOps, ExpertProducts) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"moe_mul_mat_id"}); }
+TEST(VulkanOps, ExpertRouting) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"moe_top_k", "moe_gather", "moe_sum", "moe_block"}); }
 
 // Without the CPU among its devices the scheduler refuses; with it, an op the device lacks falls
 // back to the CPU and the result is still right.
@@ -311,7 +388,17 @@ TEST(VulkanDevice, BufferRoundTripAndClear) {
 
 TEST(VulkanDevice, UnsupportedOpFallsBackToCpu) {
   HEARTH_REQUIRE_VULKAN(dev);
-  const build_fn build = [](case_builder& b) { return b.g.top_k(b.g.scale(b.input(dtype::f32, {50, 3}), 2.0f), 4); };
+  // Rope rotating heads of an odd size: the shader handles even head sizes only.
+  const build_fn build = [](case_builder& b) {
+    rope_params rp{};
+    rp.n_rot = 32;
+    rp.n_ctx_orig = 4096;
+    rp.freq_base = 10000.0f;
+    rp.freq_scale = 1.0f;
+    rp.attn_factor = 1.0f;
+    tensor* x = b.g.scale(b.input(dtype::f32, {33, 2, 3}), 2.0f);
+    return b.g.rope(x, b.ints({3}, {0, 5, 9}), nullptr, rp);
+  };
   const run_result want = run_case(build, registry::instance().cpu(), 7);
   const run_result got = run_case(build, dev, 7);
   EXPECT_FALSE(got.all_on_device);

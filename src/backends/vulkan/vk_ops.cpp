@@ -54,13 +54,32 @@ uint32_t f2u(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 
 size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
-// Bytes of scratch a node needs (the rounded activations of a product).
-size_t scratch_bytes(const tensor& n) {
-  if (n.op != op::mul_mat) return 0;
-  const tensor& b = *n.src[1];
+// Bytes of the rounded activations (and their q8_1 block sums) of a product with activations b.
+size_t act_scratch_bytes(const tensor& b) {
   const size_t kp = round_up((size_t)b.ne[0], 16);
   const size_t rows = (size_t)(b.ne[1] * b.ne[2] * b.ne[3]);
   return round_up(kp * rows * 4, 256) + round_up(kp / 32 * rows * 4 + 4, 256);
+}
+
+// An expert-selected product with at most this many (slot, token) pairs multiplies each pair on its
+// own (mul_mat_id_vec); more are routed per expert and tiled (moe_route + mul_mat_id).
+constexpr uint64_t k_id_vec_pairs = 32;
+
+uint64_t id_pairs(const tensor& n) { return (uint64_t)(n.src[2]->ne[0] * n.src[2]->ne[1]); }
+
+// The routing lists of a tiled expert-selected product: a count per expert, then n_pairs slots each.
+size_t route_bytes(const tensor& n) {
+  const uint64_t pairs = id_pairs(n);
+  if (pairs <= k_id_vec_pairs) return 0;
+  const uint64_t n_expert = (uint64_t)n.src[0]->ne[2];
+  return round_up((size_t)((n_expert + n_expert * pairs) * 4), 256);
+}
+
+// Bytes of scratch a node needs (the rounded activations of a product, the routing of experts).
+size_t scratch_bytes(const tensor& n) {
+  if (n.op == op::mul_mat) return act_scratch_bytes(*n.src[1]);
+  if (n.op == op::mul_mat_id) return act_scratch_bytes(*n.src[1]) + route_bytes(n);
+  return 0;
 }
 
 }  // namespace
@@ -76,6 +95,17 @@ bool vk_supports(const vk_device& dev, const tensor& n) {
       const tensor& a = *n.src[0];
       return has_kernel(a.type) && a.nb[0] == type_size(a.type) && n.src[1]->nelements() < (1LL << 31);
     }
+    case op::mul_mat_id: {
+      const tensor& a = *n.src[0];
+      const tensor& ids = *n.src[2];
+      // Experts are workgroups along z (at most 65535); the routing lists must stay 32-bit indexable.
+      return has_kernel(a.type) && a.nb[0] == type_size(a.type) && n.src[1]->nelements() < (1LL << 31) && a.ne[3] == 1 &&
+             a.ne[2] < 65535 && ids.type == dtype::i32 && id_pairs(n) < 65535ULL * 64 &&
+             (uint64_t)a.ne[2] * (id_pairs(n) + 1) < (1ULL << 31);
+    }
+    case op::top_k: return n.src[0]->type == dtype::f32;
+    case op::gather: return n.src[0]->type == dtype::f32 && n.src[1]->type == dtype::i32;
+    case op::moe_sum: return n.src[0]->type == dtype::f32 && n.src[1]->type == dtype::f32 && n.nelements() < (1LL << 31);
     case op::cpy:
     case op::cont:
     case op::add:
@@ -149,7 +179,7 @@ class vk_stream final : public stream {
     size_t n_dispatch = 0;
     for (tensor* n : nodes) {
       scratch = std::max(scratch, scratch_bytes(*n));
-      n_dispatch += n->op == op::mul_mat ? 2 : 1;
+      n_dispatch += n->op == op::mul_mat ? 2 : n->op == op::mul_mat_id ? 3 : 1;
     }
     grow(scratch_, scratch, vk_device::mem_kind::device);
     grow(arena_, (n_dispatch + 1) * k_args_stride, vk_device::mem_kind::upload);
@@ -401,6 +431,22 @@ class vk_stream final : public stream {
         return;
       }
       case op::mul_mat: return mul_mat(n);
+      case op::mul_mat_id: return mul_mat_id(n);
+      case op::top_k: {
+        dispatch_args a = args_of(n);
+        dispatch_1d("top_k", a, (uint64_t)n.src[0]->ne[1]);
+        return;
+      }
+      case op::gather: {
+        dispatch_args a = args_of(n);
+        dispatch_1d("gather", a, ((uint64_t)n.ne[1] + 63) / 64);
+        return;
+      }
+      case op::moe_sum: {
+        dispatch_args a = args_of(n);
+        dispatch_1d("moe_sum", a, ((uint64_t)n.nelements() + 255) / 256);
+        return;
+      }
       default: fail("vulkan: op {} is not supported", op_name(n.op));
     }
   }
@@ -470,6 +516,54 @@ class vk_stream final : public stream {
     } else {
       dispatch("matmul_" + t, a, (M + 63) / 64, (uint32_t)((B.ne[1] + 63) / 64), batches);
     }
+  }
+
+  // Expert-selected product: the activations rounded as for mul_mat (shared with a product that
+  // rounded the same ones just before), then one product per (slot, token) pair, or routing lists
+  // per expert and tiles of the pairs each expert serves.
+  void mul_mat_id(const tensor& n) {
+    const tensor& A = *n.src[0];
+    const tensor& B = *n.src[1];
+    const tensor& ids = *n.src[2];
+    const uint32_t K = (uint32_t)B.ne[0];
+    const uint32_t Kp = (uint32_t)round_up(K, 16);
+    const uint64_t rows = (uint64_t)(B.ne[1] * B.ne[2] * B.ne[3]);
+    const uint64_t pairs = id_pairs(n);
+    const dtype act = vec_dot_type(A.type);
+    const size_t act_bytes = act_scratch_bytes(B);
+    dispatch_args a = args_of(n);
+    a.u[0] = Kp;
+    a.u[1] = (uint32_t)B.ne[1];
+    a.u[2] = (uint32_t)pairs;
+    a.aux[0] = scratch_.addr;
+    a.aux[1] = scratch_.addr + round_up((size_t)Kp * rows * 4, 256);
+    a.aux[2] = scratch_.addr + act_bytes;
+    const span act_span{scratch_.addr, scratch_.addr + act_bytes};
+    if (cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data)) {
+      next_reads_ = {span_of(&B)};
+      next_writes_ = {act_span};
+      dispatch_1d("quant_b_" + lower(dtype_name(act)), a, (rows * Kp + 255) / 256);
+      cached_b_ = &B;
+      cached_act_ = act;
+      cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
+    }
+    const std::string t = lower(dtype_name(A.type));
+    const uint32_t M = (uint32_t)A.ne[1];
+    if (pairs <= k_id_vec_pairs) {
+      next_reads_ = {span_of(&A), span_of(&ids), act_span};
+      next_writes_ = {span_of(&n)};
+      const uint32_t groups = (M + 3) / 4;
+      const uint32_t gx = std::min<uint32_t>(groups, 65535);
+      dispatch("mul_mat_id_vec_" + t, a, gx, (groups + gx - 1) / gx, (uint32_t)pairs);
+      return;
+    }
+    const span route{a.aux[2], a.aux[2] + route_bytes(n)};
+    next_reads_ = {span_of(&ids)};
+    next_writes_ = {route, span_of(&n)};
+    dispatch("moe_route", a, (uint32_t)A.ne[2] + 1);
+    next_reads_ = {span_of(&A), act_span, route};
+    next_writes_ = {span_of(&n)};
+    dispatch("mul_mat_id_" + t, a, (M + 63) / 64, (uint32_t)((pairs + 63) / 64), (uint32_t)A.ne[2]);
   }
 
   vk_device& d_;
