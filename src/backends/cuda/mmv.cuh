@@ -5,6 +5,7 @@
 // reference's (only the float summation across slices and blocks is reordered).
 #pragma once
 #include "backends/cuda/quant.cuh"
+#include "core/tensor.h"
 
 namespace hearth::gpu {
 
@@ -218,5 +219,45 @@ template <> struct mm<dtype::iq4_xs> {
     return h2f(x->d) * y->d * (float)isum;
   }
 };
+
+// A weight x activation product's geometry, as the product kernels take it.
+struct mm_args {
+  const uint8_t* a;       // weights
+  int64_t a_nb1, a_nb2, a_nb3;
+  int64_t M, n_blocks;    // rows, blocks per row
+  const uint8_t* act;     // rounded activations, row r at act + r * act_rb
+  int64_t act_rb;
+  int64_t N, b2;          // columns, B's dim 2 (batch index = i2 + b2 * i3)
+  int64_t r2, r3;         // broadcast ratios b2 / a2, b3 / a3
+  uint8_t* dst;
+  int64_t d_nb1, d_nb2, d_nb3;
+};
+
+inline mm_args make_mm_args(const tensor& dst, const uint8_t* act, int64_t act_rb) {
+  const tensor& a = *dst.src[0];
+  const tensor& b = *dst.src[1];
+  mm_args p;
+  p.a = static_cast<const uint8_t*>(a.data);
+  p.a_nb1 = (int64_t)a.nb[1];
+  p.a_nb2 = (int64_t)a.nb[2];
+  p.a_nb3 = (int64_t)a.nb[3];
+  p.M = a.ne[1];
+  p.n_blocks = a.ne[0] / block_size(a.type);
+  p.act = act;
+  p.act_rb = act_rb;
+  p.N = b.ne[1];
+  p.b2 = b.ne[2];
+  p.r2 = b.ne[2] / a.ne[2];
+  p.r3 = b.ne[3] / a.ne[3];
+  p.dst = static_cast<uint8_t*>(dst.data);
+  p.d_nb1 = (int64_t)dst.nb[1];
+  p.d_nb2 = (int64_t)dst.nb[2];
+  p.d_nb3 = (int64_t)dst.nb[3];
+  return p;
+}
+
+// The tensor-core path of a product for many columns (NVIDIA sm_80+, K a multiple of 256, a
+// quantized weight type; ops_matmul_mma.cu): false when it does not apply and nothing was launched.
+bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s);
 
 }  // namespace hearth::gpu

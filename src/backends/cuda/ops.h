@@ -36,9 +36,6 @@ void run_attention(const tensor& dst, gpuStream_t s);
 // quantize=false: scratch already holds src1 in this product's activation format (the previous
 // product read the same activations), so the rounding pass is skipped.
 void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quantize = true);
-// The tensor-core path of run_mul_mat for many columns (NVIDIA sm_80+, K a multiple of 256):
-// false when it does not apply, and nothing was launched. act holds the rounded activations.
-bool run_mul_mat_mma(const tensor& dst, const uint8_t* act, int64_t act_rb, gpuStream_t s);
 void run_mul_mat_id(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quantize = true);
 
 // The last launch error as one line (empty when none), cleared.

@@ -133,17 +133,6 @@ void quantize_activations(dtype wtype, const tensor& b, uint8_t* out, gpuStream_
 
 constexpr int k_rows_per_block = 4;  // warps per block, one weight row each
 
-struct mm_args {
-  const uint8_t* a;       // weights
-  int64_t a_nb1, a_nb2, a_nb3;
-  int64_t M, n_blocks;    // rows, blocks per row
-  const uint8_t* act;     // rounded activations, row r at act + r * act_rb
-  int64_t act_rb;
-  int64_t N, b2;          // columns, B's dim 2 (batch index = i2 + b2 * i3)
-  int64_t r2, r3;         // broadcast ratios b2 / a2, b3 / a3
-  uint8_t* dst;
-  int64_t d_nb1, d_nb2, d_nb3;
-};
 
 // out[m, n, i2, i3] for NC consecutive columns n; warp = weight row m, lanes over block slices.
 template <dtype T, int NC>
@@ -312,24 +301,8 @@ void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quanti
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
   if (quantize) quantize_activations(a.type, b, scratch, s);
-  if (run_mul_mat_mma(dst, scratch, (int64_t)act_row_bytes(a.type, b.ne[0]), s)) return;
-  mm_args p;
-  p.a = static_cast<const uint8_t*>(a.data);
-  p.a_nb1 = (int64_t)a.nb[1];
-  p.a_nb2 = (int64_t)a.nb[2];
-  p.a_nb3 = (int64_t)a.nb[3];
-  p.M = a.ne[1];
-  p.n_blocks = a.ne[0] / block_size(a.type);
-  p.act = scratch;
-  p.act_rb = (int64_t)act_row_bytes(a.type, b.ne[0]);
-  p.N = b.ne[1];
-  p.b2 = b.ne[2];
-  p.r2 = b.ne[2] / a.ne[2];
-  p.r3 = b.ne[3] / a.ne[3];
-  p.dst = static_cast<uint8_t*>(dst.data);
-  p.d_nb1 = (int64_t)dst.nb[1];
-  p.d_nb2 = (int64_t)dst.nb[2];
-  p.d_nb3 = (int64_t)dst.nb[3];
+  const mm_args p = make_mm_args(dst, scratch, (int64_t)act_row_bytes(a.type, b.ne[0]));
+  if (run_mul_mat_mma(dst, p, s)) return;
   const int64_t batches = b.ne[2] * b.ne[3];
   dispatch_type(a.type, [&]<dtype T>() {
     // q4_1 is left out of the tiled kernel: its results were wrong there on the H200 (open problem).

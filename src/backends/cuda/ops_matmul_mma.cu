@@ -49,7 +49,23 @@ template <> struct tc<dtype::q8_0> {
   static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
   static __device__ __forceinline__ float m(const W*) { return 0.0f; }
 };
-template <> struct tc<dtype::q4_k> {
+// Q4_K and Q5_K: 6-bit scales and mins per 32 values, d and dmin per block.
+template <typename B> struct k4_factors {
+  static __device__ __forceinline__ int scale(const B* b, int j) {
+    int sc, mn;
+    k4_scale_min(b->scales, j, sc, mn);
+    return sc;
+  }
+  static __device__ __forceinline__ int mn(const B* b, int j) {
+    int sc, mn;
+    k4_scale_min(b->scales, j, sc, mn);
+    return mn;
+  }
+  static __device__ __forceinline__ float d(const B* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const B* b) { return h2f(b->dmin); }
+};
+
+template <> struct tc<dtype::q4_k> : k4_factors<block_q4_k> {
   using W = block_q4_k;
   static constexpr int qk = 256, kg = 32, corr = 2;
   static __device__ __forceinline__ void unpack(const W* b, int j, int* v) {
@@ -58,18 +74,6 @@ template <> struct tc<dtype::q4_k> {
 #pragma unroll
     for (int i = 0; i < 8; ++i) v[i] = (q[i] >> shift) & k_lo4;
   }
-  static __device__ __forceinline__ int scale(const W* b, int j) {
-    int sc, mn;
-    k4_scale_min(b->scales, j, sc, mn);
-    return sc;
-  }
-  static __device__ __forceinline__ int mn(const W* b, int j) {
-    int sc, mn;
-    k4_scale_min(b->scales, j, sc, mn);
-    return mn;
-  }
-  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
-  static __device__ __forceinline__ float m(const W* b) { return h2f(b->dmin); }
 };
 template <> struct tc<dtype::q6_k> {
   using W = block_q6_k;
@@ -145,20 +149,7 @@ template <> struct tc<dtype::q3_k> : tc_generic<block_q3_k, 256, 16, 0, v_q3_k> 
   static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
   static __device__ __forceinline__ float m(const W*) { return 0.0f; }
 };
-template <> struct tc<dtype::q5_k> : tc_generic<block_q5_k, 256, 32, 2, v_q5_k> {
-  static __device__ __forceinline__ int scale(const W* b, int j) {
-    int sc, mn;
-    k4_scale_min(b->scales, j, sc, mn);
-    return sc;
-  }
-  static __device__ __forceinline__ int mn(const W* b, int j) {
-    int sc, mn;
-    k4_scale_min(b->scales, j, sc, mn);
-    return mn;
-  }
-  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
-  static __device__ __forceinline__ float m(const W* b) { return h2f(b->dmin); }
-};
+template <> struct tc<dtype::q5_k> : tc_generic<block_q5_k, 256, 32, 2, v_q5_k>, k4_factors<block_q5_k> {};
 template <> struct tc<dtype::iq4_xs> : tc_generic<block_iq4_xs, 256, 32, 0, v_iq4_xs> {
   static __device__ __forceinline__ int scale(const W* b, int j) { return iq4_xs_scale(b, j); }
   static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
@@ -186,19 +177,9 @@ template <int KG> __device__ __forceinline__ void mma_s8(const int* a, const int
 constexpr int k_bm = 64, k_bn = 64, k_ks = 256, k_threads = 128;
 constexpr int k_row = k_ks + 16;  // shared row stride: 16 bytes of padding keep fragment loads conflict-free
 
-struct mma_args {
-  const uint8_t* a;
-  int64_t a_nb1, a_nb2, a_nb3;
-  int64_t M, n_blocks;
-  const uint8_t* act;
-  int64_t act_rb;
-  int64_t N, b2, r2, r3;
-  uint8_t* dst;
-  int64_t d_nb1, d_nb2, d_nb3;
-};
 
 template <dtype T>
-__global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mma_args p) {
+__global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
   using tr = tc<T>;
   using W = typename tr::W;
   constexpr bool k256 = tr::qk == 256;
@@ -349,27 +330,10 @@ bool mma_enabled() {
 
 }  // namespace
 
-bool run_mul_mat_mma(const tensor& dst, const uint8_t* act, int64_t act_rb, gpuStream_t s) {
+bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
   if (b.ne[1] < 16 || a.ne[0] % k_ks != 0 || !mma_enabled() || device_major() < 8) return false;
-  mma_args p;
-  p.a = static_cast<const uint8_t*>(a.data);
-  p.a_nb1 = (int64_t)a.nb[1];
-  p.a_nb2 = (int64_t)a.nb[2];
-  p.a_nb3 = (int64_t)a.nb[3];
-  p.M = a.ne[1];
-  p.n_blocks = a.ne[0] / block_size(a.type);
-  p.act = act;
-  p.act_rb = act_rb;
-  p.N = b.ne[1];
-  p.b2 = b.ne[2];
-  p.r2 = b.ne[2] / a.ne[2];
-  p.r3 = b.ne[3] / a.ne[3];
-  p.dst = static_cast<uint8_t*>(dst.data);
-  p.d_nb1 = (int64_t)dst.nb[1];
-  p.d_nb2 = (int64_t)dst.nb[2];
-  p.d_nb3 = (int64_t)dst.nb[3];
   const dim3 grid((unsigned)((p.M + k_bm - 1) / k_bm), (unsigned)((p.N + k_bn - 1) / k_bn), (unsigned)(b.ne[2] * b.ne[3]));
   bool launched = false;
   dispatch_type(a.type, [&]<dtype T>() {
@@ -383,7 +347,7 @@ bool run_mul_mat_mma(const tensor& dst, const uint8_t* act, int64_t act_rb, gpuS
 
 #else
 
-bool run_mul_mat_mma(const tensor&, const uint8_t*, int64_t, gpuStream_t) { return false; }
+bool run_mul_mat_mma(const tensor&, const mm_args&, gpuStream_t) { return false; }
 
 #endif
 
