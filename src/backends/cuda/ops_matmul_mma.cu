@@ -118,26 +118,20 @@ struct v_iq4_xs {
   }
 };
 
-template <> struct tc<dtype::q4_1> : tc_generic<block_q4_1, 32, 32, 1, v_q4_1> {
-  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
-  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
-  static __device__ __forceinline__ float m(const W* b) { return h2f(b->m); }
+// 32-value blocks: no sub-block scale; d, and m for the types with a minimum (q4_1, q5_1).
+template <typename B, typename V, bool MIN>
+struct tc_32 : tc_generic<B, 32, 32, MIN ? 1 : 0, V> {
+  static __device__ __forceinline__ int scale(const B*, int) { return 1; }
+  static __device__ __forceinline__ float d(const B* b) { return h2f(b->d); }
+  static __device__ __forceinline__ float m(const B* b) {
+    if constexpr (MIN) return h2f(b->m);
+    else return 0.0f;
+  }
 };
-template <> struct tc<dtype::q5_0> : tc_generic<block_q5_0, 32, 32, 0, v_q5_0> {
-  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
-  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
-  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
-};
-template <> struct tc<dtype::q5_1> : tc_generic<block_q5_1, 32, 32, 1, v_q5_1> {
-  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
-  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
-  static __device__ __forceinline__ float m(const W* b) { return h2f(b->m); }
-};
-template <> struct tc<dtype::iq4_nl> : tc_generic<block_iq4_nl, 32, 32, 0, v_iq4_nl> {
-  static __device__ __forceinline__ int scale(const W*, int) { return 1; }
-  static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
-  static __device__ __forceinline__ float m(const W*) { return 0.0f; }
-};
+template <> struct tc<dtype::q4_1> : tc_32<block_q4_1, v_q4_1, true> {};
+template <> struct tc<dtype::q5_0> : tc_32<block_q5_0, v_q5_0, false> {};
+template <> struct tc<dtype::q5_1> : tc_32<block_q5_1, v_q5_1, true> {};
+template <> struct tc<dtype::iq4_nl> : tc_32<block_iq4_nl, v_iq4_nl, false> {};
 template <> struct tc<dtype::q2_k> : tc_generic<block_q2_k, 256, 16, 2, v_q2_k> {
   static __device__ __forceinline__ int scale(const W* b, int g) { return b->scales[g] & 0xf; }
   static __device__ __forceinline__ int mn(const W* b, int g) { return b->scales[g] >> 4; }
