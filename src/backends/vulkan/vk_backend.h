@@ -13,18 +13,21 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/block_allocator.h"
 
 namespace hearth::vk {
 
 void check(VkResult r, const char* what);
 
-// One VkBuffer with its memory; addr is its device address, mapped non-null when host-visible.
+// One VkBuffer bound to a range of a memory block (see block_allocator); addr is its device
+// address, mapped non-null when host-visible.
 struct allocation {
   VkBuffer buf = VK_NULL_HANDLE;
-  VkDeviceMemory mem = VK_NULL_HANDLE;
   uint64_t addr = 0;
   uint8_t* mapped = nullptr;
   size_t size = 0;
+  int memory_type = -1;
+  block_allocator::range range;
 };
 
 // The argument block every shader reads (mirrors shaders/include/common.glsl).
@@ -118,9 +121,12 @@ class vk_device final : public device {
   uint64_t gelu_table() const { return gelu_.addr; }
   const device_info& info() const { return info_; }
   uint64_t max_alloc() const { return max_alloc_; }
+  // Memory blocks held from the driver, over every memory type.
+  block_allocator::stats memory_stats() const;
 
  private:
   void one_shot(const std::function<void(VkCommandBuffer)>& record);
+  block_allocator& blocks_of(int memory_type);
   allocation& staging(size_t need);
 
   VkInstance inst_;
@@ -131,6 +137,10 @@ class vk_device final : public device {
   uint32_t qfamily_ = 0;
   int mem_device_ = -1, mem_upload_ = -1, mem_readback_ = -1;
   uint64_t max_alloc_ = 0;
+  // One block allocator per memory type in use (device-local, upload and readback may share one).
+  mutable std::mutex blocks_mutex_;
+  std::unordered_map<int, std::unique_ptr<block_allocator>> blocks_;
+  uint64_t block_bytes_ = 0;
   vk_buffer_type buft_;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
   std::mutex pipe_mutex_;

@@ -169,6 +169,11 @@ vk_device::vk_device(VkInstance inst, const device_info& info, int index) : inst
   if (max_alloc_ == 0 || max_alloc_ > heap) max_alloc_ = heap;
   // Element strides are 32-bit in the shaders: keep single buffers below 4 GiB.
   max_alloc_ = std::min<uint64_t>(max_alloc_, (uint64_t)4 << 30) - 4096;
+  // Buffers are ranges of 256 MiB blocks (HEARTH_VK_BLOCK_MIB overrides), never more than the
+  // driver allows in one allocation.
+  block_bytes_ = (uint64_t)256 << 20;
+  if (const char* env = std::getenv("HEARTH_VK_BLOCK_MIB"); env && std::atoll(env) > 0) block_bytes_ = (uint64_t)std::atoll(env) << 20;
+  block_bytes_ = std::min(block_bytes_, max_alloc_);
 
   VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, 8};
   VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
@@ -204,6 +209,7 @@ vk_device::~vk_device() {
   vkDeviceWaitIdle(dev_);
   release(gelu_);
   release(staging_);
+  blocks_.clear();  // the memory blocks, before the device goes
   for (auto& [n, p] : pipelines_) vkDestroyPipeline(dev_, p, nullptr);
   if (xfer_fence_) vkDestroyFence(dev_, xfer_fence_, nullptr);
   if (xfer_pool_) vkDestroyCommandPool(dev_, xfer_pool_, nullptr);
@@ -252,11 +258,77 @@ device_props vk_device::props() const {
   p.extra["integer_dot_product"] = info_.int_dot ? "yes" : "no";
   p.extra["cooperative_matrix"] = info_.coopmat ? "yes (not used by this build's shaders)" : "no";
   p.extra["vendor_id"] = fmt::format("0x{:04x}", info_.props.vendorID);
+  // Memory blocks held from the driver now (buffers are ranges of them).
+  const block_allocator::stats ms = memory_stats();
+  p.extra["memory_block_bytes"] = std::to_string(block_bytes_);
+  p.extra["memory_blocks"] = std::to_string(ms.n_blocks);
+  p.extra["memory_dedicated_blocks"] = std::to_string(ms.n_dedicated);
+  p.extra["memory_reserved_bytes"] = std::to_string(ms.reserved_bytes);
+  p.extra["memory_used_bytes"] = std::to_string(ms.used_bytes);
   return p;
 }
 
 bool vk_device::supports_op(const tensor& node) const { return vk_supports(*this, node); }
 std::unique_ptr<stream> vk_device::make_stream() { return make_vk_stream(*this); }
+
+namespace {
+// A block of device memory handed to the block allocator, mapped once when host-visible.
+struct mem_block {
+  VkDeviceMemory mem = VK_NULL_HANDLE;
+  uint8_t* mapped = nullptr;
+};
+}  // namespace
+
+block_allocator& vk_device::blocks_of(int type) {
+  std::lock_guard<std::mutex> lock(blocks_mutex_);
+  auto& slot = blocks_[type];
+  if (slot) return *slot;
+  const bool host_visible = info_.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+  // Memory the CPU sees but the GPU does not prefer (staging, argument arenas) is pinned system
+  // memory on a discrete GPU: smaller blocks there.
+  const uint64_t bytes = type == mem_device_ || !host_visible ? block_bytes_ : std::min<uint64_t>(block_bytes_, 64u << 20);
+  auto create = [this, type, host_visible](uint64_t n) -> void* {
+    VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
+    flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
+    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    mai.pNext = &flags;
+    mai.allocationSize = n;
+    mai.memoryTypeIndex = (uint32_t)type;
+    mem_block b;
+    const VkResult r = vkAllocateMemory(dev_, &mai, nullptr, &b.mem);
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+      fail(error_kind::out_of_memory, "{}: cannot allocate a {:.1f} MiB memory block", name(), n / 1048576.0);
+    check(r, "vkAllocateMemory");
+    if (host_visible) {
+      void* p = nullptr;
+      const VkResult m = vkMapMemory(dev_, b.mem, 0, VK_WHOLE_SIZE, 0, &p);
+      if (m != VK_SUCCESS) vkFreeMemory(dev_, b.mem, nullptr);
+      check(m, "vkMapMemory");
+      b.mapped = static_cast<uint8_t*>(p);
+    }
+    return new mem_block(b);
+  };
+  auto destroy = [this](void* h) {
+    auto* b = static_cast<mem_block*>(h);
+    vkFreeMemory(dev_, b->mem, nullptr);
+    delete b;
+  };
+  slot = std::make_unique<block_allocator>(bytes, create, destroy);
+  return *slot;
+}
+
+block_allocator::stats vk_device::memory_stats() const {
+  std::lock_guard<std::mutex> lock(blocks_mutex_);
+  block_allocator::stats total;
+  for (const auto& [type, b] : blocks_) {
+    const block_allocator::stats s = b->get_stats();
+    total.n_blocks += s.n_blocks;
+    total.n_dedicated += s.n_dedicated;
+    total.reserved_bytes += s.reserved_bytes;
+    total.used_bytes += s.used_bytes;
+  }
+  return total;
+}
 
 allocation vk_device::allocate(size_t size, mem_kind kind) {
   allocation a;
@@ -269,35 +341,42 @@ allocation vk_device::allocate(size_t size, mem_kind kind) {
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev_, a.buf, &req);
   const int type = kind == mem_kind::device ? mem_device_ : kind == mem_kind::upload ? mem_upload_ : mem_readback_;
-  VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
-  flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
-  VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-  mai.pNext = &flags;
-  mai.allocationSize = req.size;
-  mai.memoryTypeIndex = (uint32_t)type;
-  const VkResult r = vkAllocateMemory(dev_, &mai, nullptr, &a.mem);
-  if (r != VK_SUCCESS) {
+  if (!(req.memoryTypeBits & (1u << type))) {
     vkDestroyBuffer(dev_, a.buf, nullptr);
-    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+    fail("{}: a {:.1f} MiB buffer cannot live in the memory type chosen for buffers", name(), size / 1048576.0);
+  }
+  block_allocator& pool = blocks_of(type);
+  try {
+    a.range = pool.allocate(req.size, req.alignment);
+  } catch (const error& e) {
+    vkDestroyBuffer(dev_, a.buf, nullptr);
+    if (e.kind() == error_kind::out_of_memory)
       fail(error_kind::out_of_memory, "{}: cannot allocate {:.1f} MiB of {} memory", name(), size / 1048576.0,
            kind == mem_kind::device ? "device" : "host-visible");
-    check(r, "vkAllocateMemory");
+    throw;
   }
-  check(vkBindBufferMemory(dev_, a.buf, a.mem, 0), "vkBindBufferMemory");
+  a.memory_type = type;
+  const auto* blk = static_cast<const mem_block*>(a.range.block);
+  const VkResult r = vkBindBufferMemory(dev_, a.buf, blk->mem, a.range.offset);
+  if (r != VK_SUCCESS) release(a);
+  check(r, "vkBindBufferMemory");
   VkBufferDeviceAddressInfo bdai{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
   bdai.buffer = a.buf;
   a.addr = vkGetBufferDeviceAddress(dev_, &bdai);
-  if (info_.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
-    void* p = nullptr;
-    check(vkMapMemory(dev_, a.mem, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory");
-    a.mapped = static_cast<uint8_t*>(p);
-  }
+  if (blk->mapped) a.mapped = blk->mapped + a.range.offset;
   return a;
 }
 
 void vk_device::release(allocation& a) {
   if (a.buf) vkDestroyBuffer(dev_, a.buf, nullptr);
-  if (a.mem) vkFreeMemory(dev_, a.mem, nullptr);
+  if (a.range.block) {
+    block_allocator* pool;
+    {
+      std::lock_guard<std::mutex> lock(blocks_mutex_);
+      pool = blocks_.at(a.memory_type).get();
+    }
+    pool->release(a.range);
+  }
   a = allocation{};
 }
 
