@@ -139,6 +139,10 @@ std::vector<op_case> all_cases() {
     cs.push_back({fmt::format("mul_mat_{}_big_tiles", dtype_name(t)), [=](case_builder& b) {
                     return b.g.mul_mat(b.input(t, {K, 130}), b.input(dtype::f32, {K, 131}));
                   }, 1e-10});
+    // Long rows: the matrix x vector loops take several passes over K.
+    cs.push_back({fmt::format("mul_mat_{}_long_k_n1", dtype_name(t)), [=](case_builder& b) {
+                    return b.g.mul_mat(b.input(t, {5120, 19}), b.input(dtype::f32, {5120, 1}));
+                  }, 1e-10});
     cs.push_back({fmt::format("get_rows_{}", dtype_name(t)), [=](case_builder& b) {
                     tensor* table = b.input(t, {block_size(t) > 32 ? 256 : 64, 11});
                     return b.g.get_rows(table, b.ints({6}, {3, 0, 10, 3, 7, 1}));
@@ -160,6 +164,26 @@ std::vector<op_case> all_cases() {
                     tensor* bt = b.input(dtype::f32, {64, 2 * N});
                     return b.g.mul_mat(b.input(dtype::q8_0, {64, 19}), b.g.view(bt, {64, N}, {2 * bt->nb[1]}, bt->nb[1]));
                   }, 1e-10});
+  // norm -> mul fused with the q8_K rounding of the products that read it (one row and several;
+  // the fusion is opt-in, see NormRoundingForProducts).
+  for (int64_t N : {1, 3})
+    for (bool add : {false, true})
+      cs.push_back({fmt::format("mul_mat_q4_k_after_{}rms_norm_n{}", add ? "add_" : "", N), [=](case_builder& b) {
+                      tensor* x = b.input(dtype::f32, {768, N}, -3, 3);
+                      if (add) x = b.g.add(x, b.input(dtype::f32, {768, N}));
+                      tensor* h = b.g.mul(b.g.rms_norm(x, 1e-5f), b.input(dtype::f32, {768}, 0.5, 1.5));
+                      tensor* q = b.g.mul_mat(b.input(dtype::q4_k, {768, 21}), h);
+                      tensor* v = b.g.mul_mat(b.input(dtype::q6_k, {768, 9}), h);
+                      return b.g.add(b.g.view(q, {9, N}, {q->nb[1]}, 0), v);
+                    }, 1e-10});
+  // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
+  for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
+    for (int64_t N : {1, 3})
+      cs.push_back({fmt::format("mul_mat_{}_swiglu_n{}", dtype_name(t), N), [=](case_builder& b) {
+                      tensor* x = b.input(dtype::f32, {1024, N}, -4, 4);
+                      tensor* g = b.g.swiglu(b.g.view(x, {512, N}, {x->nb[1]}, 0), b.g.view(x, {512, N}, {x->nb[1]}, 512 * 4));
+                      return b.g.mul_mat(b.input(t, {512, 21}), g);
+                    }, 1e-10});
   // --- element-wise ------------------------------------------------------------------------------
   cs.push_back({"add_broadcast", [](case_builder& b) { return b.g.add(b.input(dtype::f32, {33, 4, 3}), b.input(dtype::f32, {33, 1, 3})); }, 0});
   cs.push_back({"mul_broadcast_row", [](case_builder& b) { return b.g.mul(b.input(dtype::f32, {33, 5}), b.input(dtype::f32, {33})); }, 0});
@@ -199,6 +223,25 @@ std::vector<op_case> all_cases() {
                      for (int i = 30 + r; i < 40; ++i) m[r * 40 + i] = -std::numeric_limits<float>::infinity();
                    return b.g.softmax(b.input(dtype::f32, {40, 4, 2}, -5, 5), b.values({40, 4}, m), 0.7f);
                  }, 1e-12});
+  // Chains the backend fuses into one dispatch: norm -> mul by a weight row, add -> norm -> mul.
+  cs.push_back({"rms_norm_mul_fused", [](case_builder& b) {
+                   return b.g.mul(b.g.rms_norm(b.input(dtype::f32, {1000, 3}), 1e-5f), b.input(dtype::f32, {1000}));
+                 }, 1e-12});
+  cs.push_back({"rms_norm_add_mul_fused", [](case_builder& b) {
+                   tensor* s = b.g.add(b.input(dtype::f32, {700, 2}), b.input(dtype::f32, {700, 2}));
+                   return b.g.mul(b.g.rms_norm(s, 1e-6f), b.input(dtype::f32, {700}));
+                 }, 1e-12});
+  cs.push_back({"norm_add_mul_fused", [](case_builder& b) {
+                   tensor* s = b.g.add(b.input(dtype::f32, {300}, 1, 3), b.input(dtype::f32, {300}));
+                   return b.g.mul(b.g.norm(s, 1e-5f), b.input(dtype::f32, {300}));
+                 }, 1e-12});
+  cs.push_back({"rms_norm_add_only_fused", [](case_builder& b) {
+                   return b.g.rms_norm(b.g.add(b.input(dtype::f32, {256, 4}), b.input(dtype::f32, {256, 4})), 1e-5f);
+                 }, 1e-12});
+  cs.push_back({"rms_norm_add_mul_one_row_fused", [](case_builder& b) {  // generation: one row
+                   tensor* s = b.g.add(b.input(dtype::f32, {4096}), b.input(dtype::f32, {4096}));
+                   return b.g.mul(b.g.rms_norm(s, 1e-5f), b.input(dtype::f32, {4096}));
+                 }, 1e-12});
   cs.push_back({"softmax_plain", [](case_builder& b) { return b.g.softmax(b.input(dtype::f32, {700, 3}, -20, 20)); }, 1e-12});
   // --- rope ----------------------------------------------------------------------------------------
   for (int mode : {0, 2})
@@ -224,7 +267,7 @@ std::vector<op_case> all_cases() {
   // --- attention -------------------------------------------------------------------------------------
   for (dtype kv : {dtype::f32, dtype::f16})
     for (int64_t hd : {64, 256})
-      for (int64_t n_tok : {1, 7}) {
+      for (int64_t n_tok : {1, 7, 12}) {  // split over the cache for few tokens, one pass for many
         cs.push_back({fmt::format("attention_{}_hd{}_t{}", dtype_name(kv), hd, n_tok), [=](case_builder& b) {
                         const int64_t n_head = 4, n_kv_head = 2, n_kv = 300, cells = 320;
                         tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
@@ -317,6 +360,19 @@ std::vector<op_case> all_cases() {
                       tensor* down = b.g.mul_mat_id(b.input(t, {n_ff, n_embd, n_expert}), b.g.swiglu(gate, up), ids);
                       return b.g.moe_sum(down, w);
                     }, 1e-9});
+  // A long cache in many chunks, one of them fully masked, head size 80 (threads left over).
+  for (dtype kv : {dtype::f32, dtype::f16})
+    cs.push_back({fmt::format("attention_{}_long_hd80", dtype_name(kv)), [=](case_builder& b) {
+                    const int64_t hd = 80, n_head = 6, n_kv_head = 2, n_kv = 700, n_tok = 2;
+                    tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
+                    tensor* k = b.input(kv, {hd, n_kv_head, n_kv});
+                    tensor* v = b.input(kv, {hd, n_kv_head, n_kv});
+                    std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
+                    for (int64_t t = 0; t < n_tok; ++t)
+                      for (int64_t j = 0; j < n_kv; ++j)
+                        if ((j >= 128 && j < 256) || j > n_kv - n_tok + t) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
+                    return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 0.1f, 0.0f);
+                  }, 1e-10});
   return cs;
 }
 
@@ -344,6 +400,13 @@ void run_group(device* dev, const std::vector<std::string>& prefixes) {
 }
 
 TEST(VulkanOps, MatrixProducts) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"mul_mat"}); }
+// The norm that also rounds its product to q8_K is opt-in (slower on the H200): run its cases with it.
+TEST(VulkanOps, NormRoundingForProducts) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_FUSE_Q8K", "1", 1);
+  run_group(dev, {"mul_mat_q4_k_after_"});
+  unsetenv("HEARTH_VK_FUSE_Q8K");
+}
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
 TEST(VulkanOps, ElementWise) {
   HEARTH_REQUIRE_VULKAN(dev);

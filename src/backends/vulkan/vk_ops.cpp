@@ -2,12 +2,15 @@
 // dispatches, their arguments in a host-visible arena), submits it once, and waits on a fence in
 // synchronize(). Also which ops and types the device runs.
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
+#include <unordered_map>
 
 #include "backends/vulkan/vk_backend.h"
 #include "core/error.h"
@@ -53,6 +56,40 @@ tdesc desc(const tensor* t) {
 uint32_t f2u(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 
 size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+// Types with a wide-load matrix x vector kernel (matvec_wide.comp), whose loads need the alignment
+// of their blocks: 16 bytes for Q4_K (one 144-byte block is 9 x 16), 2 for the others.
+bool wide_matvec(const tensor& a) {
+  const uint64_t addr = (uint64_t)reinterpret_cast<uintptr_t>(a.data);
+  uint64_t align = 0;
+  switch (a.type) {
+    case dtype::q4_k: align = 16; break;
+    case dtype::q6_k: case dtype::q4_0: align = 2; break;
+    default: return false;
+  }
+  static const bool off = std::getenv("HEARTH_VK_NO_WIDE") != nullptr;  // A/B comparisons
+  if (off) return false;
+  return addr % align == 0 && a.nb[1] % align == 0 && a.nb[2] % align == 0 && a.nb[3] % align == 0;
+}
+
+// Whether an attention node takes the split-KV kernel (few tokens: their heads alone would leave
+// most of the GPU idle), which loads 4 elements at a time.
+bool split_attention(const tensor& n) {
+  const tensor& q = *n.src[0];
+  const tensor& k = *n.src[1];
+  const tensor& v = *n.src[2];
+  auto aligned = [](const tensor& t, uint64_t a) {
+    return (uint64_t)reinterpret_cast<uintptr_t>(t.data) % a == 0 && t.nb[1] % a == 0 && t.nb[2] % a == 0;
+  };
+  return q.ne[2] <= 8 && q.ne[0] % 4 == 0 && v.ne[0] % 4 == 0 && aligned(q, 16) && aligned(n, 16) &&
+         aligned(k, k.type == dtype::f16 ? 8 : 16) && aligned(v, v.type == dtype::f16 ? 8 : 16);
+}
+uint32_t attention_chunks(const tensor& n) { return (uint32_t)((n.src[1]->ne[2] + 127) / 128); }
+// Bytes of the per-chunk partial results of a split attention.
+size_t attention_scratch_bytes(const tensor& n) {
+  if (n.op != op::attention || !split_attention(n) || attention_chunks(n) < 2) return 0;
+  return (size_t)attention_chunks(n) * (size_t)(n.ne[0] + 2) * (size_t)(n.ne[1] * n.ne[2]) * 4;
+}
 
 // Bytes of the rounded activations (and their q8_1 block sums) of a product with activations b.
 size_t act_scratch_bytes(const tensor& b) {
@@ -142,57 +179,91 @@ class vk_stream final : public stream {
     cbai.commandPool = pool_;
     cbai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     cbai.commandBufferCount = 1;
-    check(vkAllocateCommandBuffers(d_.handle(), &cbai, &cmd_), "vkAllocateCommandBuffers");
+    check(vkAllocateCommandBuffers(d_.handle(), &cbai, &graph_cmd_), "vkAllocateCommandBuffers");
+    check(vkAllocateCommandBuffers(d_.handle(), &cbai, &copy_cmd_), "vkAllocateCommandBuffers");
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     check(vkCreateFence(d_.handle(), &fci, nullptr, &fence_), "vkCreateFence");
-    // HEARTH_VK_PROFILE=1: GPU time per kernel, printed when the stream ends.
-    profile_ = std::getenv("HEARTH_VK_PROFILE") != nullptr && d_.info().props.limits.timestampComputeAndGraphics;
+    // HEARTH_VK_PROFILE=1: GPU time per kernel (every graph recorded anew); =2: GPU time per graph
+    // and host time per compute (recordings reused as normal). Printed when the stream ends.
+    if (const char* e = std::getenv("HEARTH_VK_PROFILE"); e && d_.info().props.limits.timestampComputeAndGraphics)
+      profile_ = std::atoi(e) == 2 ? 2 : 1;
+    fuse_q8k_ = std::getenv("HEARTH_VK_FUSE_Q8K") != nullptr;
   }
   ~vk_stream() override {
     try {
       wait();
     } catch (...) {
     }
-    if (profile_ && !prof_.empty()) {
-      std::vector<std::pair<std::string, std::pair<double, uint64_t>>> rows(prof_.begin(), prof_.end());
-      std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
-      double total = 0;
-      for (auto& r : rows) total += r.second.first;
-      std::fprintf(stderr, "vulkan profile (%s): %.3f ms of kernels in %llu submissions, %llu dispatches, %llu barriers\n",
-                   d_.description().c_str(), total / 1e6, (unsigned long long)n_submits_, (unsigned long long)n_dispatches_,
-                   (unsigned long long)n_barriers_);
-      for (auto& r : rows)
-        std::fprintf(stderr, "  %-22s %10.3f ms %8llu calls %8.2f us/call\n", r.first.c_str(), r.second.first / 1e6,
-                     (unsigned long long)r.second.second, r.second.first / 1e3 / (double)r.second.second);
-    }
+    if (profile_) print_profile();
     if (qpool_) vkDestroyQueryPool(d_.handle(), qpool_, nullptr);
     d_.release(arena_);
     d_.release(staging_);
     d_.release(scratch_);
+    d_.release(att_scratch_);
     vkDestroyFence(d_.handle(), fence_, nullptr);
     vkDestroyCommandPool(d_.handle(), pool_, nullptr);
   }
 
+  // The nodes become a list of dispatches (pipeline, workgroups, barrier before, arguments) on the
+  // host; when it equals the last one recorded, with the same staged input copies, the command
+  // buffer is submitted again as it is (the arguments live in the arena, which still holds them).
   void compute(const std::vector<tensor*>& nodes) override {
     wait();
-    size_t scratch = 0;
-    size_t n_dispatch = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t scratch = 0, att_scratch = 0;
     for (tensor* n : nodes) {
       scratch = std::max(scratch, scratch_bytes(*n));
-      n_dispatch += n->op == op::mul_mat ? 2 : n->op == op::mul_mat_id ? 3 : 1;
+      att_scratch = std::max(att_scratch, attention_scratch_bytes(*n));
     }
-    grow(scratch_, scratch, vk_device::mem_kind::device);
-    grow(arena_, (n_dispatch + 1) * k_args_stride, vk_device::mem_kind::upload);
-    begin();
-    for (tensor* n : nodes) record(*n);
-    end_and_submit();
+    bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
+    moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
+    cmds_.clear();
+    args_.clear();
+    spans_.clear();
+    cached_b_ = nullptr;
+    for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+    // Device memory: every workgroup starts by reading its arguments, which in host memory would
+    // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
+    static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
+    moved |= grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
+    const bool same = recorded_ && !moved && profile_ != 1 && cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_ &&
+                      pending_ == rec_pending_ && staging_.buf == rec_staging_;
+    if (!same) {
+      d_.upload(arena_, 0, args_.data(), args_.size());
+      schedule();
+      record_graph();
+      rec_cmds_.swap(cmds_);
+      rec_args_.swap(args_);
+      rec_spans_.swap(spans_);
+      rec_pending_ = pending_;
+      rec_staging_ = staging_.buf;
+      recorded_ = true;
+    } else {
+      ++n_reused_;
+    }
+    n_barriers_ += rec_barriers_;
+    n_dispatches_ += order_.size();
+    pending_.clear();
+    staging_used_ = 0;
+    submit(graph_cmd_);
+    const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    host_s_ += host;
+    if (same) host_reused_s_ += host;
+    ++n_computes_;
   }
 
   void synchronize() override {
     if (!pending_.empty()) {
+      // Copies staged after the last graph: a command buffer of their own (the graph's stays).
       wait();
-      begin();
-      end_and_submit();
+      begin(copy_cmd_);
+      full_barrier(copy_cmd_);
+      record_copies(copy_cmd_);
+      full_barrier(copy_cmd_);
+      check(vkEndCommandBuffer(copy_cmd_), "vkEndCommandBuffer");
+      pending_.clear();
+      staging_used_ = 0;
+      submit(copy_cmd_);
     }
     wait();
   }
@@ -212,7 +283,7 @@ class vk_stream final : public stream {
       grow(staging_, std::max<size_t>(n, 1u << 20), vk_device::mem_kind::upload);
     }
     std::memcpy(staging_.mapped + staging_used_, src, n);
-    pending_.push_back({vb->alloc().buf, VkBufferCopy{staging_used_, off, n}});
+    pending_.push_back({vb->alloc().buf, staging_used_, off, n});
     staging_used_ = round_up(staging_used_ + n, 16);
   }
 
@@ -226,90 +297,167 @@ class vk_stream final : public stream {
 
   struct pending_copy {
     VkBuffer dst;
-    VkBufferCopy region;
+    VkDeviceSize src_off, dst_off, size;
+    bool operator==(const pending_copy&) const = default;
+  };
+  // One dispatch of a graph: its arguments sit at args_off in the arena, the memory it reads and
+  // writes is spans_[r0, w0) and spans_[w0, w1).
+  struct command {
+    VkPipeline pipe;
+    uint32_t groups[3];
+    uint32_t args_off;
+    uint32_t r0, w0, w1;
+    const std::string* name;
+    bool operator==(const command& o) const {
+      return pipe == o.pipe && groups[0] == o.groups[0] && groups[1] == o.groups[1] && groups[2] == o.groups[2] &&
+             args_off == o.args_off && r0 == o.r0 && w0 == o.w0 && w1 == o.w1;
+    }
+  };
+  struct step {
+    uint32_t cmd;
+    bool barrier;  // a barrier before it: it reads or overwrites what an earlier dispatch wrote
   };
 
   void wait() {
     if (!in_flight_) return;
+    const auto t0 = std::chrono::steady_clock::now();
     check(vkWaitForFences(d_.handle(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check(vkResetFences(d_.handle(), 1, &fence_), "vkResetFences");
     in_flight_ = false;
-    if (profile_ && !prof_names_.empty()) {
-      std::vector<uint64_t> ts(prof_names_.size() * 2);
+    if (profile_ && in_flight_queries_ > 0) {
+      std::vector<uint64_t> ts(in_flight_queries_);
       vkGetQueryPoolResults(d_.handle(), qpool_, 0, (uint32_t)ts.size(), ts.size() * 8, ts.data(), 8,
                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
       const double period = d_.info().props.limits.timestampPeriod;
-      for (size_t i = 0; i < prof_names_.size(); ++i) {
-        auto& e = prof_[prof_names_[i]];
-        e.first += (double)(ts[2 * i + 1] - ts[2 * i]) * period;
-        e.second += 1;
+      if (profile_ == 1) {
+        for (size_t i = 0; i < prof_names_.size(); ++i) {
+          auto& e = prof_[*prof_names_[i]];
+          e.first += (double)(ts[2 * i + 1] - ts[2 * i]) * period;
+          e.second += 1;
+        }
+      } else {
+        gpu_ns_ += (double)(ts[1] - ts[0]) * period;
+        ++n_gpu_timed_;
       }
-      prof_names_.clear();
+    }
+    in_flight_queries_ = 0;
+  }
+
+  // True when the allocation moved (recordings that name it are stale).
+  bool grow(allocation& a, size_t need, vk_device::mem_kind kind) {
+    if (need == 0 || a.size >= need) return false;
+    d_.release(a);
+    a = d_.allocate(round_up(need + need / 4, 1u << 16), kind);
+    return true;
+  }
+
+  void begin(VkCommandBuffer cmd) {
+    check(vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer");
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+  }
+
+  void record_copies(VkCommandBuffer cmd) {
+    for (auto& p : pending_) {
+      const VkBufferCopy region{p.src_off, p.dst_off, p.size};
+      vkCmdCopyBuffer(cmd, staging_.buf, p.dst, 1, &region);
     }
   }
 
-  void grow(allocation& a, size_t need, vk_device::mem_kind kind) {
-    if (need == 0 || a.size >= need) return;
-    d_.release(a);
-    a = d_.allocate(round_up(need + need / 4, 1u << 16), kind);
-  }
-
-  void begin() {
-    check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
-    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
-    arena_used_ = 0;
-    bound_ = VK_NULL_HANDLE;
-    written_.clear();
-    read_.clear();
-    cached_b_ = nullptr;
-    if (profile_) {
-      if (qpool_cap_ < arena_.size / k_args_stride * 2) {
+  void record_graph() {
+    VkCommandBuffer cmd = graph_cmd_;
+    begin(cmd);
+    const uint32_t n_queries = profile_ == 1 ? (uint32_t)cmds_.size() * 2 : profile_ == 2 ? 2 : 0;
+    rec_queries_ = n_queries;
+    if (n_queries) {
+      if (qpool_cap_ < n_queries) {
         if (qpool_) vkDestroyQueryPool(d_.handle(), qpool_, nullptr);
-        qpool_cap_ = (uint32_t)(arena_.size / k_args_stride * 2);
+        qpool_cap_ = n_queries;
         VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
         qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
         qci.queryCount = qpool_cap_;
         check(vkCreateQueryPool(d_.handle(), &qci, nullptr, &qpool_), "vkCreateQueryPool");
       }
-      vkCmdResetQueryPool(cmd_, qpool_, 0, qpool_cap_);
+      vkCmdResetQueryPool(cmd, qpool_, 0, n_queries);
     }
-    full_barrier();  // earlier submissions (graphs, transfers) before this one
+    full_barrier(cmd);  // earlier submissions (graphs, transfers) before this one
     if (!pending_.empty()) {
-      for (auto& p : pending_) vkCmdCopyBuffer(cmd_, staging_.buf, p.dst, 1, &p.region);
-      barrier(VK_PIPELINE_STAGE_TRANSFER_BIT);
-      pending_.clear();
-      staging_used_ = 0;
+      record_copies(cmd);
+      barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT);
     }
+    if (profile_ == 2) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, 0);
+    prof_names_.clear();
+    VkPipeline bound = VK_NULL_HANDLE;
+    for (const step& st : order_) {
+      const command& c = cmds_[st.cmd];
+      if (st.barrier) barrier(cmd);
+      if (c.pipe != bound) {
+        vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c.pipe);
+        bound = c.pipe;
+      }
+      const uint64_t addr = arena_.addr + c.args_off;
+      vkCmdPushConstants(cmd, d_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, 8, &addr);
+      const uint32_t q = (uint32_t)prof_names_.size() * 2;
+      if (profile_ == 1) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, q);
+      vkCmdDispatch(cmd, c.groups[0], c.groups[1], c.groups[2]);
+      if (profile_ == 1) {
+        vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, q + 1);
+        prof_names_.push_back(c.name);
+      }
+    }
+    if (profile_ == 2) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, 1);
+    full_barrier(cmd);  // results visible to later submissions and to the host (mapped memory)
+    check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
   }
 
-  void full_barrier() {
-    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    mb.srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT;
-    mb.dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                         &mb, 0, nullptr, 0, nullptr);
-  }
-
-  void end_and_submit() {
-    full_barrier();  // results visible to later submissions and to the host (mapped memory)
-    check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
-    d_.submit(cmd_, fence_);
+  void submit(VkCommandBuffer cmd) {
+    d_.submit(cmd, fence_);
     in_flight_ = true;
+    in_flight_queries_ = cmd == graph_cmd_ ? rec_queries_ : 0;
     ++n_submits_;
   }
 
-  void barrier(VkPipelineStageFlags src = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT) {
+  void full_barrier(VkCommandBuffer cmd) {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                         &mb, 0, nullptr, 0, nullptr);
+  }
+
+  void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT) {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
-    vkCmdPipelineBarrier(cmd_, src, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0,
+    vkCmdPipelineBarrier(cmd, src, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0,
                          nullptr);
+  }
+
+  void print_profile() {
+    std::fprintf(stderr, "vulkan stream (%s): %llu computes (%llu reused recordings), host %.3f ms/compute (%.3f reusing), wait %.3f ms/compute; "
+                 "%llu submissions, %llu dispatches, %llu barriers, %llu fused\n",
+                 d_.description().c_str(), (unsigned long long)n_computes_, (unsigned long long)n_reused_,
+                 n_computes_ ? host_s_ * 1e3 / (double)n_computes_ : 0.0, n_reused_ ? host_reused_s_ * 1e3 / (double)n_reused_ : 0.0,
+                 n_computes_ ? wait_s_ * 1e3 / (double)n_computes_ : 0.0,
+                 (unsigned long long)n_submits_, (unsigned long long)n_dispatches_, (unsigned long long)n_barriers_, (unsigned long long)n_fused_);
+    if (n_gpu_timed_)
+      std::fprintf(stderr, "  GPU %.3f ms per graph (%llu graphs timed)\n", gpu_ns_ / 1e6 / (double)n_gpu_timed_,
+                   (unsigned long long)n_gpu_timed_);
+    if (prof_.empty()) return;
+    std::vector<std::pair<std::string, std::pair<double, uint64_t>>> rows(prof_.begin(), prof_.end());
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+    double total = 0;
+    for (auto& r : rows) total += r.second.first;
+    std::fprintf(stderr, "  %.3f ms of kernels\n", total / 1e6);
+    for (auto& r : rows)
+      std::fprintf(stderr, "  %-22s %10.3f ms %8llu calls %8.2f us/call\n", r.first.c_str(), r.second.first / 1e6,
+                   (unsigned long long)r.second.second, r.second.first / 1e3 / (double)r.second.second);
   }
 
   struct span {
     uint64_t b, e;
+    bool operator==(const span&) const = default;
   };
   static span span_of(const tensor* t) {
     const uint64_t b = (uint64_t)reinterpret_cast<uintptr_t>(t->data);
@@ -326,38 +474,76 @@ class vk_stream final : public stream {
   std::vector<span> next_reads_, next_writes_;
 
   void dispatch(const std::string& pipe, const dispatch_args& a, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1) {
-    if (gx == 0 || gy == 0 || gz == 0) return;
-    bool hazard = false;
-    for (const span& r : next_reads_) hazard |= overlaps(written_, r);
-    for (const span& w : next_writes_) hazard |= overlaps(written_, w) || overlaps(read_, w);
-    if (hazard) {
-      barrier();
-      ++n_barriers_;
-      written_.clear();
-      read_.clear();
+    if (gx == 0 || gy == 0 || gz == 0) {
+      next_reads_.clear();
+      next_writes_.clear();
+      return;
     }
-    read_.insert(read_.end(), next_reads_.begin(), next_reads_.end());
-    written_.insert(written_.end(), next_writes_.begin(), next_writes_.end());
+    const uint32_t r0 = (uint32_t)spans_.size();
+    spans_.insert(spans_.end(), next_reads_.begin(), next_reads_.end());
+    const uint32_t w0 = (uint32_t)spans_.size();
+    spans_.insert(spans_.end(), next_writes_.begin(), next_writes_.end());
     next_reads_.clear();
     next_writes_.clear();
-    HEARTH_ASSERT(arena_used_ + k_args_stride <= arena_.size);
-    std::memcpy(arena_.mapped + arena_used_, &a, sizeof a);
-    const uint64_t addr = arena_.addr + arena_used_;
-    arena_used_ += k_args_stride;
-    VkPipeline p = d_.pipeline(pipe);
-    if (p != bound_) {
-      vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p);
-      bound_ = p;
+    const size_t off = args_.size();
+    args_.resize(off + k_args_stride);
+    std::memcpy(args_.data() + off, &a, sizeof a);
+    auto it = pipes_.find(pipe);
+    if (it == pipes_.end()) it = pipes_.emplace(pipe, d_.pipeline(pipe)).first;
+    cmds_.push_back({it->second, {gx, gy, gz}, (uint32_t)off, r0, w0, (uint32_t)spans_.size(), &it->first});
+  }
+
+  // Orders the dispatches into levels separated by barriers: each pass takes, from the next
+  // k_window waiting dispatches in graph order, every one that depends neither on a dispatch of
+  // this level nor on one it passes over (so independent products, ropes and cache writes of a
+  // layer share a level instead of each waiting for the one before).
+  void schedule() {
+    static const bool in_order = std::getenv("HEARTH_VK_NO_REORDER") != nullptr;  // A/B comparisons
+    constexpr size_t k_window = 24;
+    order_.clear();
+    rec_barriers_ = 0;
+    std::vector<uint32_t> waiting(cmds_.size()), rest;
+    for (uint32_t i = 0; i < cmds_.size(); ++i) waiting[i] = i;
+    std::vector<span> lvl_r, lvl_w, skip_r, skip_w;
+    auto hits = [&](const std::vector<span>& set, uint32_t b, uint32_t e) {
+      for (uint32_t i = b; i < e; ++i)
+        if (overlaps(set, spans_[i])) return true;
+      return false;
+    };
+    size_t head = 0;
+    while (head < waiting.size()) {
+      lvl_r.clear();
+      lvl_w.clear();
+      skip_r.clear();
+      skip_w.clear();
+      rest.clear();
+      bool first = true;
+      const size_t end = in_order ? waiting.size() : std::min(waiting.size(), head + k_window);
+      size_t i = head;
+      for (; i < end; ++i) {
+        const command& c = cmds_[waiting[i]];
+        if (!first) {
+          const bool dep = hits(lvl_w, c.r0, c.w1) || hits(lvl_r, c.w0, c.w1);
+          if (in_order && dep) break;
+          if (dep || hits(skip_w, c.r0, c.w1) || hits(skip_r, c.w0, c.w1)) {
+            rest.push_back(waiting[i]);
+            skip_r.insert(skip_r.end(), spans_.begin() + c.r0, spans_.begin() + c.w0);
+            skip_w.insert(skip_w.end(), spans_.begin() + c.w0, spans_.begin() + c.w1);
+            continue;
+          }
+        }
+        const bool bar = first && !order_.empty();
+        order_.push_back({waiting[i], bar});
+        rec_barriers_ += bar ? 1 : 0;
+        first = false;
+        lvl_r.insert(lvl_r.end(), spans_.begin() + c.r0, spans_.begin() + c.w0);
+        lvl_w.insert(lvl_w.end(), spans_.begin() + c.w0, spans_.begin() + c.w1);
+      }
+      // The passed-over dispatches wait at the front, in their order.
+      std::copy(waiting.begin() + (long)i, waiting.end(), std::back_inserter(rest));
+      waiting.swap(rest);
+      head = 0;
     }
-    vkCmdPushConstants(cmd_, d_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, 8, &addr);
-    const uint32_t q = (uint32_t)prof_names_.size() * 2;
-    if (profile_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool_, q);
-    vkCmdDispatch(cmd_, gx, gy, gz);
-    if (profile_) {
-      vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, q + 1);
-      prof_names_.push_back(pipe);
-    }
-    ++n_dispatches_;
   }
 
   // A 1-D count of workgroups laid out as (x, y) within the 65535 limit per dimension.
@@ -424,6 +610,7 @@ class vk_stream final : public stream {
       }
       case op::rope: return rope(n);
       case op::attention: {
+        if (split_attention(n)) return attention_split(n);
         dispatch_args a = args_of(n);
         a.u[0] = n.src[1]->type == dtype::f16 ? 1 : 0;
         a.u[1] = n.src[2]->type == dtype::f16 ? 1 : 0;
@@ -448,6 +635,137 @@ class vk_stream final : public stream {
         return;
       }
       default: fail("vulkan: op {} is not supported", op_name(n.op));
+    }
+  }
+
+  void attention_split(const tensor& n) {
+    dispatch_args a = args_of(n);
+    a.u[0] = n.src[1]->type == dtype::f16 ? 1 : 0;
+    a.u[1] = n.src[2]->type == dtype::f16 ? 1 : 0;
+    const uint32_t n_chunks = attention_chunks(n);
+    a.u[2] = n_chunks;
+    a.aux[0] = att_scratch_.addr;
+    const uint32_t n_head = (uint32_t)n.src[0]->ne[1], n_tok = (uint32_t)n.src[0]->ne[2];
+    if (n_chunks == 1) {
+      dispatch("attention_split", a, n_head, n_tok, 1);
+      return;
+    }
+    const span part{att_scratch_.addr, att_scratch_.addr + attention_scratch_bytes(n)};
+    next_writes_ = {part};
+    dispatch("attention_split", a, n_head, n_tok, n_chunks);
+    next_reads_ = {part};
+    next_writes_ = {span_of(&n)};
+    a.u[3] = 1;
+    dispatch("attention_split", a, n_head, n_tok, 1);
+  }
+
+  // Records nodes[i], fused with the nodes after it where it can: add -> rms_norm/norm -> mul by a
+  // weight row becomes one dispatch (as does norm -> mul). Returns how many extra nodes it took.
+  size_t record_fused(const std::vector<tensor*>& nodes, size_t i) {
+    static const bool off = std::getenv("HEARTH_VK_NO_FUSE") != nullptr;  // A/B comparisons
+    auto f32_rows = [](const tensor& t) { return t.type == dtype::f32 && t.nb[0] == 4; };
+    auto is_norm = [&](const tensor& t) { return (t.op == op::rms_norm || t.op == op::norm) && f32_rows(t) && t.ne[0] <= 256 * 32; };
+    // mul of norm by a single contiguous f32 row of its length, into a tensor of its shape
+    auto weight_of = [&](const tensor& norm, const tensor& m) -> const tensor* {
+      if (m.op != op::mul || !f32_rows(m) || !same_shape(m, norm)) return nullptr;
+      const tensor* w = m.src[0] == &norm ? m.src[1] : m.src[1] == &norm ? m.src[0] : nullptr;
+      if (!w || w == &norm || w->type != dtype::f32 || w->nb[0] != 4 || w->ne[0] != norm.ne[0] || w->nelements() != w->ne[0]) return nullptr;
+      return w;
+    };
+    const tensor& n0 = *nodes[i];
+    if (!off && n0.op == op::add && i + 1 < nodes.size() && is_norm(*nodes[i + 1]) && nodes[i + 1]->src[0] == &n0 &&
+        n0.is_contiguous() && n0.type == dtype::f32 && same_shape(*n0.src[0], n0) && same_shape(*n0.src[1], n0) &&
+        f32_rows(*n0.src[0]) && f32_rows(*n0.src[1])) {
+      const tensor* w = i + 2 < nodes.size() ? weight_of(*nodes[i + 1], *nodes[i + 2]) : nullptr;
+      const tensor* m = w ? nodes[i + 2] : nullptr;
+      if (disjoint({nodes[i + 1], m}, {n0.src[0], n0.src[1], &n0, w}) && (!m || disjoint({m}, {nodes[i + 1]}) || m->data == nodes[i + 1]->data)) {
+        norm_fused(&n0, *nodes[i + 1], m, w, m ? q8k_consumer(nodes, i + 3, *m) : nullptr);
+        return w ? 2 : 1;
+      }
+    }
+    // swiglu -> product: the activation rounding before the product computes the swiglu.
+    if (!off && n0.op == op::glu && n0.p.i(0) != 1 && n0.type == dtype::f32 && i + 1 < nodes.size() &&
+        nodes[i + 1]->op == op::mul_mat && nodes[i + 1]->src[1] == &n0 && f32_rows(*n0.src[0]) && f32_rows(*n0.src[1]) &&
+        same_shape(*n0.src[0], n0) && same_shape(*n0.src[1], n0) && disjoint({&n0}, {n0.src[0], n0.src[1]})) {
+      ++n_fused_;
+      mul_mat(*nodes[i + 1], &n0);
+      return 1;
+    }
+    if (!off && is_norm(n0) && i + 1 < nodes.size()) {
+      const tensor* w = weight_of(n0, *nodes[i + 1]);
+      if (w && disjoint({&n0, nodes[i + 1]}, {n0.src[0], w}) && (disjoint({nodes[i + 1]}, {&n0}) || nodes[i + 1]->data == n0.data)) {
+        norm_fused(nullptr, n0, nodes[i + 1], w, q8k_consumer(nodes, i + 2, *nodes[i + 1]));
+        return 1;
+      }
+    }
+    record(*nodes[i]);
+    return 0;
+  }
+
+  // A fused row is read before it is written, but with several rows (workgroups) no output may
+  // overlap an input (the graph allocator may put a later node over an input that dies earlier).
+  static bool disjoint(std::initializer_list<const tensor*> outs, std::initializer_list<const tensor*> ins) {
+    if ((*outs.begin())->nrows() == 1) return true;  // one workgroup, which reads everything first
+    for (const tensor* o : outs)
+      for (const tensor* in : ins)
+        if (o && in) {
+          const span a = span_of(o), b = span_of(in);
+          if (a.b < b.e && b.b < a.e) return false;
+        }
+    return true;
+  }
+
+  // The product soon after nodes[from] that reads t, when its activations are rounded to q8_K and
+  // the fused norm can round them itself (rows a multiple of 256 long, contiguous). Only with
+  // HEARTH_VK_FUSE_Q8K=1: on the H200 the one workgroup rounding block after block took longer
+  // than the quant_b dispatch it saves (8B Q4_K_M tg 127 t/s with it, 137 without).
+  const tensor* q8k_consumer(const std::vector<tensor*>& nodes, size_t from, const tensor& t) const {
+    if (!fuse_q8k_ || t.ne[0] % 256 != 0 || !t.is_contiguous()) return nullptr;
+    for (size_t j = from; j < std::min(nodes.size(), from + 8); ++j) {
+      const tensor& c = *nodes[j];
+      if (c.op == op::mul_mat && c.src[1] == &t)
+        return vec_dot_type(c.src[0]->type) == dtype::q8_k && vk_supports_product(c) ? &c : nullptr;
+    }
+    return nullptr;
+  }
+  static bool vk_supports_product(const tensor& c) { return has_kernel(c.src[0]->type) && c.src[1]->ne[0] == c.src[0]->ne[0]; }
+
+  void norm_fused(const tensor* add, const tensor& norm, const tensor* mul, const tensor* w, const tensor* q8k_user = nullptr) {
+    const tensor& x = add ? *add->src[0] : *norm.src[0];
+    dispatch_args a{};
+    a.t[0] = desc(&x);
+    a.t[4] = desc(&norm);
+    std::memcpy(a.p, norm.p.raw, sizeof a.p);
+    a.u[0] = norm.op == op::rms_norm ? 0 : 1;
+    next_reads_ = {span_of(&x)};
+    next_writes_ = {span_of(&norm)};
+    if (add) {
+      a.t[1] = desc(add->src[1]);
+      a.aux[0] = (uint64_t)reinterpret_cast<uintptr_t>(add->data);
+      a.u[2] |= 1;
+      next_reads_.push_back(span_of(add->src[1]));
+      next_writes_.push_back(span_of(add));
+    }
+    if (mul) {
+      a.t[2] = desc(w);
+      a.t[3] = desc(mul);
+      a.u[2] |= 2;
+      next_reads_.push_back(span_of(w));
+      next_writes_.push_back(span_of(mul));
+    }
+    if (q8k_user) {
+      a.u[2] |= 4;
+      a.u[3] = (uint32_t)round_up((size_t)mul->ne[0], 16);
+      a.aux[1] = scratch_.addr;
+      next_writes_.push_back({scratch_.addr, scratch_.addr + scratch_bytes(*q8k_user)});
+    }
+    ++n_fused_;
+    dispatch_1d("norm", a, (uint64_t)norm.nrows());
+    if (q8k_user) {
+      // The product finds its activations already rounded in the scratch.
+      cached_b_ = mul;
+      cached_act_ = dtype::q8_k;
+      cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(mul->data);
     }
   }
 
@@ -476,7 +794,7 @@ class vk_stream final : public stream {
     dispatch_1d("rope", a, (threads + 63) / 64);
   }
 
-  void mul_mat(const tensor& n) {
+  void mul_mat(const tensor& n, const tensor* glu = nullptr) {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
     const uint32_t K = (uint32_t)B.ne[0];
@@ -491,10 +809,18 @@ class vk_stream final : public stream {
     const span scratch{scratch_.addr, scratch_.addr + scratch_bytes(n)};
     // The rounded activations stay in the scratch until the next product with other activations
     // (q, k and v, or gate and up, share theirs).
-    if (cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data)) {
+    if (glu || cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data)) {
       next_reads_ = {span_of(&B)};
       next_writes_ = {scratch};
-      dispatch_1d("quant_b_" + lower(dtype_name(act)), a, (rows * Kp + 255) / 256);
+      dispatch_args qa = a;
+      if (glu) {
+        qa.t[2] = desc(glu->src[0]);
+        qa.t[3] = desc(glu->src[1]);
+        qa.u[6] = 1;
+        next_reads_ = {span_of(glu->src[0]), span_of(glu->src[1])};
+        next_writes_.push_back(span_of(glu));
+      }
+      dispatch_1d("quant_b_" + lower(dtype_name(act)), qa, (rows * Kp + 255) / 256);
       cached_b_ = &B;
       cached_act_ = act;
       cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
@@ -504,7 +830,14 @@ class vk_stream final : public stream {
     const std::string t = lower(dtype_name(A.type));
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
-    if (B.ne[1] == 1) {
+    if (B.ne[1] == 1 && wide_matvec(A)) {
+      static const int rows_env = std::getenv("HEARTH_VK_MV_ROWS") ? std::atoi(std::getenv("HEARTH_VK_MV_ROWS")) : 0;
+      const uint32_t rows_per_wg = rows_env == 2 || rows_env == 8 ? (uint32_t)rows_env : 4;
+      const uint32_t groups = (M + rows_per_wg - 1) / rows_per_wg;
+      const uint32_t gx = std::min<uint32_t>(groups, 65535);
+      dispatch((rows_per_wg == 4 ? "matvec_wide_" : rows_per_wg == 2 ? "matvec_wide2_" : "matvec_wide8_") + t, a, gx,
+               (groups + gx - 1) / gx, batches);
+    } else if (B.ne[1] == 1) {
       const uint32_t groups = (M + 3) / 4;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
       dispatch("matvec1_" + t, a, gx, (groups + gx - 1) / gx, batches);
@@ -568,22 +901,33 @@ class vk_stream final : public stream {
 
   vk_device& d_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
-  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkCommandBuffer graph_cmd_ = VK_NULL_HANDLE, copy_cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   bool in_flight_ = false;
-  allocation arena_, staging_, scratch_;
-  size_t arena_used_ = 0, staging_used_ = 0;
+  allocation arena_, staging_, scratch_, att_scratch_;
+  size_t staging_used_ = 0;
   std::vector<pending_copy> pending_;
-  VkPipeline bound_ = VK_NULL_HANDLE;
-  std::vector<span> written_, read_;
+  std::vector<span> spans_, rec_spans_;
+  std::vector<step> order_;
+  uint64_t rec_barriers_ = 0;
+  // The graph being recorded, and the one graph_cmd_ holds.
+  std::vector<command> cmds_, rec_cmds_;
+  std::vector<uint8_t> args_, rec_args_;
+  std::vector<pending_copy> rec_pending_;
+  VkBuffer rec_staging_ = VK_NULL_HANDLE;
+  bool recorded_ = false;
+  std::unordered_map<std::string, VkPipeline> pipes_;  // the device's pipelines, without its lock
   const tensor* cached_b_ = nullptr;
   dtype cached_act_ = dtype::f32;
   uint64_t cached_addr_ = 0;
-  uint64_t n_dispatches_ = 0, n_barriers_ = 0, n_submits_ = 0;
-  bool profile_ = false;
+  uint64_t n_fused_ = 0;
+  uint64_t n_dispatches_ = 0, n_barriers_ = 0, n_submits_ = 0, n_computes_ = 0, n_reused_ = 0, n_gpu_timed_ = 0;
+  double host_s_ = 0, host_reused_s_ = 0, wait_s_ = 0, gpu_ns_ = 0;
+  int profile_ = 0;
+  bool fuse_q8k_ = false;
   VkQueryPool qpool_ = VK_NULL_HANDLE;
-  uint32_t qpool_cap_ = 0;
-  std::vector<std::string> prof_names_;
+  uint32_t qpool_cap_ = 0, rec_queries_ = 0, in_flight_queries_ = 0;
+  std::vector<const std::string*> prof_names_;
   std::map<std::string, std::pair<double, uint64_t>> prof_;
 };
 

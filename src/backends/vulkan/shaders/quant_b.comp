@@ -2,6 +2,7 @@
 // Rounds the activations B of a matrix product to vec_dot_type(A) exactly as the CPU reference
 // does (q8_0 / q8_1 / q8_K blocks, f16, bf16) and writes them back as floats, contiguous rows of
 // u[0] (K rounded up to 16, zero padded) at aux[0]. For q8_1, aux[1] receives each block's f16 sum.
+// u[6] = 1: B is the swiglu of t[2] and t[3], computed here (as eltwise.comp) and also stored in B.
 #include "common.glsl"
 layout(local_size_x = 256) in;
 
@@ -28,7 +29,13 @@ void main() {
   float x = 0.0;
   if (valid) {
     const uint i1 = r % B.ne[1], i2 = (r / B.ne[1]) % B.ne[2], i3 = r / (B.ne[1] * B.ne[2]);
-    x = ld_f32(elem_addr(B, k, i1, i2, i3));
+    if (ARGS.u[6] != 0u) {
+      const float g = ld_f32(elem_addr(ARGS.t[2], k, i1, i2, i3));
+      x = g / (1.0 + exp(-g)) * ld_f32(elem_addr(ARGS.t[3], k, i1, i2, i3));
+      st_f32(elem_addr(B, k, i1, i2, i3), x);
+    } else {
+      x = ld_f32(elem_addr(B, k, i1, i2, i3));
+    }
   }
   float y;
 #if defined(ACT_F32)
