@@ -5,6 +5,7 @@
 #pragma once
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -121,6 +122,8 @@ class vk_device final : public device {
   uint64_t gelu_table() const { return gelu_.addr; }
   const device_info& info() const { return info_; }
   uint64_t max_alloc() const { return max_alloc_; }
+  // Buffers destroyed so far: a recorded command buffer made before the last one may name it.
+  uint64_t n_released() const { return n_released_.load(); }
   // Memory blocks held from the driver, over every memory type.
   block_allocator::stats memory_stats() const;
 
@@ -137,6 +140,7 @@ class vk_device final : public device {
   uint32_t qfamily_ = 0;
   int mem_device_ = -1, mem_upload_ = -1, mem_readback_ = -1;
   uint64_t max_alloc_ = 0;
+  std::atomic<uint64_t> n_released_{0};
   // One block allocator per memory type in use (device-local, upload and readback may share one).
   mutable std::mutex blocks_mutex_;
   std::unordered_map<int, std::unique_ptr<block_allocator>> blocks_;

@@ -368,7 +368,10 @@ allocation vk_device::allocate(size_t size, mem_kind kind) {
 }
 
 void vk_device::release(allocation& a) {
-  if (a.buf) vkDestroyBuffer(dev_, a.buf, nullptr);
+  if (a.buf) {
+    vkDestroyBuffer(dev_, a.buf, nullptr);
+    ++n_released_;
+  }
   if (a.range.block) {
     block_allocator* pool;
     {

@@ -226,6 +226,9 @@ class vk_stream final : public stream {
     // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
     static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
     moved |= grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
+    // A buffer destroyed since the recording (a compute buffer or staging buffer replaced) may be
+    // named by it even if a new one took the same handle and address: record again.
+    moved |= d_.n_released() != rec_released_;
     const bool same = recorded_ && !moved && profile_ != 1 && cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_ &&
                       pending_ == rec_pending_ && staging_.buf == rec_staging_;
     if (!same) {
@@ -237,6 +240,7 @@ class vk_stream final : public stream {
       rec_spans_.swap(spans_);
       rec_pending_ = pending_;
       rec_staging_ = staging_.buf;
+      rec_released_ = d_.n_released();
       recorded_ = true;
     } else {
       ++n_reused_;
@@ -916,6 +920,7 @@ class vk_stream final : public stream {
   std::vector<pending_copy> rec_pending_;
   VkBuffer rec_staging_ = VK_NULL_HANDLE;
   bool recorded_ = false;
+  uint64_t rec_released_ = 0;
   std::unordered_map<std::string, VkPipeline> pipes_;  // the device's pipelines, without its lock
   const tensor* cached_b_ = nullptr;
   dtype cached_act_ = dtype::f32;
