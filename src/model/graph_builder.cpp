@@ -99,9 +99,16 @@ tensor* graph_builder::self_attention(tensor* x, int il) {
     k = g.view(qkv, {hd_k, n_head_kv, n_tokens}, {(size_t)hd_k * 4, row}, (size_t)(hd_k * n_head) * 4);
     v = g.view(qkv, {hd_v, n_head_kv, n_tokens}, {(size_t)hd_v * 4, row}, (size_t)(hd_k * (n_head + n_head_kv)) * 4);
   } else {
-    q = g.reshape(linear(L.wq, x, L.bq), {hd_k, n_head, n_tokens});
-    k = g.reshape(linear(L.wk, x, L.bk), {hd_k, n_head_kv, n_tokens});
-    v = g.reshape(linear(L.wv, x, L.bv), {hd_v, n_head_kv, n_tokens});
+    tensor* qp = linear(L.wq, x, L.bq);
+    tensor* kp = linear(L.wk, x, L.bk);
+    tensor* vp = linear(L.wv, x, L.bv);
+    // The three products side by side in execution order (a GPU backend runs them as one launch).
+    g.expand(qp);
+    g.expand(kp);
+    g.expand(vp);
+    q = g.reshape(qp, {hd_k, n_head, n_tokens});
+    k = g.reshape(kp, {hd_k, n_head_kv, n_tokens});
+    v = g.reshape(vp, {hd_v, n_head_kv, n_tokens});
   }
   name(q, "Qcur", il);
   name(k, "Kcur", il);
