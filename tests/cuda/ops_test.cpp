@@ -190,6 +190,47 @@ std::vector<op_case> all_cases() {
                  tensor* ids = b.i32({2, 3}, {2, 0, 1, 1, 0, 2});
                  return b.g.mul_mat_id(ex, b.rand(dtype::f32, {256, 1, 3}), ids);
                }, 1e-9});
+  // Token-generation paths: products of one column sharing their activations (grouped into one
+  // launch, split over warps when K is long), and norms / glu that also round the activations
+  // for the product after them.
+  for (dtype t : {dtype::f32, dtype::f16}) {
+    v.push_back({std::string("mul_mat_vec_group_") + dtype_name(t), [t](builder& b) {
+                   tensor* x = b.rand(dtype::f32, {1100, 1});
+                   tensor* q = b.g.mul_mat(b.rand(t, {1100, 20}), x);
+                   tensor* k = b.g.mul_mat(b.rand(t, {1100, 20}), x);
+                   return b.g.add(q, k);
+                 }, 1e-9});
+  }
+  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
+    const std::string tn = dtype_name(t);
+    v.push_back({"mul_mat_vec_group_" + tn, [t](builder& b) {
+                   tensor* x = b.rand(dtype::f32, {10240, 1});
+                   tensor* q = b.g.mul_mat(b.rand(t, {10240, 40}), x);
+                   tensor* qs = b.g.scale(q, 0.5f, 0.0f);
+                   tensor* k = b.g.mul_mat(b.rand(t, {10240, 33}), x);
+                   tensor* s1 = b.g.add(b.g.view(qs, {33, 1}, {qs->nb[1]}, 7 * 4), k);
+                   tensor* vv = b.g.mul_mat(b.rand(t, {10240, 33}), x);
+                   return b.g.add(s1, vv);
+                 }, 1e-9});
+    for (int n : {1, 3}) {
+      for (bool with_add : {false, true}) {
+        v.push_back({"norm_round_" + tn + (with_add ? "_add" : "") + "_n" + std::to_string(n), [t, n, with_add](builder& b) {
+                       tensor* x = b.rand(dtype::f32, {768, n}, 2.0f);
+                       if (with_add) x = b.g.add(x, b.rand(dtype::f32, {768, n}));
+                       tensor* y = b.g.mul(b.g.rms_norm(x, 1e-5f), b.rand(dtype::f32, {768}));
+                       return b.g.mul_mat(b.rand(t, {768, 37}), y);
+                     }, 1e-9});
+      }
+      v.push_back({"glu_round_" + tn + "_n" + std::to_string(n), [t, n](builder& b) {
+                     tensor* act = b.g.swiglu(b.rand(dtype::f32, {1024, n}, 2.0f), b.rand(dtype::f32, {1024, n}));
+                     return b.g.mul_mat(b.rand(t, {1024, 29}), act);
+                   }, 1e-9});
+    }
+  }
+  v.push_back({"geglu_round", [](builder& b) {
+                 tensor* act = b.g.geglu(b.rand(dtype::f32, {512, 2}, 2.0f), b.rand(dtype::f32, {512, 2}));
+                 return b.g.mul_mat(b.rand(dtype::q8_0, {512, 19}), act);
+               }, 1e-9});
   v.push_back({"mul_mat_tile_odd_k", [](builder& b) {  // K not a whole number of tile chunks
                  return b.g.mul_mat(b.rand(dtype::q4_0, {544, 50}), b.rand(dtype::f32, {544, 33}));
                }, 1e-9});
@@ -275,6 +316,24 @@ std::vector<op_case> all_cases() {
                    return b.g.cpy(b.rand(dtype::f32, {96}), view);
                  }, 1e-12});
   }
+  v.push_back({"rope_pair", [](builder& b) {  // queries and keys of one layer: one launch
+                 tensor* pos = b.i32({3}, {5, 6, 700});
+                 rope_params rp{};
+                 rp.n_rot = 64;
+                 rp.n_ctx_orig = 4096;
+                 rp.freq_base = 10000.0f;
+                 rp.freq_scale = 1.0f;
+                 rp.attn_factor = 1.0f;
+                 tensor* q = b.g.rope(b.rand(dtype::f32, {64, 4, 3}), pos, nullptr, rp);
+                 tensor* k = b.g.rope(b.rand(dtype::f32, {64, 2, 3}), pos, nullptr, rp);
+                 return b.g.add(b.g.view(q, {64, 2, 3}, {q->nb[1], q->nb[2]}, 2 * q->nb[1]), k);
+               }, 1e-10});
+  v.push_back({"set_rows_pair", [](builder& b) {  // keys and values of one layer: one launch
+                 tensor* ids = b.i32({3}, {7, 2, 9});
+                 tensor* ks = b.g.set_rows(b.rand(dtype::f32, {48, 10}), b.rand(dtype::f32, {48, 3}), ids);
+                 tensor* vs = b.g.set_rows(b.rand(dtype::f32, {48, 10}), b.rand(dtype::f32, {48, 3}), ids);
+                 return b.g.add(ks, vs);
+               }, 1e-12});
   v.push_back({"cont_permuted", [](builder& b) { return b.g.cont(b.g.permute(b.rand(dtype::f32, {9, 5, 4}), 2, 0, 1, 3)); }, 1e-14});
   v.push_back({"top_k", [](builder& b) {
                  std::vector<float> x(16 * 5);

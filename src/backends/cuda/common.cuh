@@ -42,6 +42,15 @@ __device__ __forceinline__ int shfl_xor(int v, int o) {
   return __shfl_xor_sync(0xffffffffu, v, o, warp);
 #endif
 }
+// Orders one warp's shared-memory writes before its lanes read each other's (lanes of an AMD
+// wavefront run in lockstep, so a block-scope fence is enough there).
+__device__ __forceinline__ void warp_sync() {
+#if defined(HEARTH_GPU_HIP)
+  __threadfence_block();
+#else
+  __syncwarp();
+#endif
+}
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = warp / 2; o > 0; o >>= 1) v += shfl_xor(v, o);

@@ -170,13 +170,29 @@ std::string node_label(const tensor& n) {
   return l;
 }
 
-void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, const tensor*& last_b,
-             dtype& last_type);
-
-void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* scratch, node_profile* prof = nullptr) {
+// What the scratch holds between nodes: src1 of the last product (or the output of the producer
+// that rounded it there) in activation format last_type.
+struct run_state {
   const tensor* last_b = nullptr;
   dtype last_type = dtype::f32;
+  std::vector<char> done;  // nodes already run ahead of their place (grouped products)
+};
+
+bool fusion_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_GPU_FUSE");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, run_state& st);
+
+void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* scratch, node_profile* prof = nullptr) {
+  run_state st;
+  st.done.assign(work.size(), 0);
   for (size_t i = 0; i < work.size(); ++i) {
+    if (st.done[i]) continue;
     const tensor* n = work[i];
     gpuEvent_t e0 = nullptr, e1 = nullptr;
     if (prof) {
@@ -185,42 +201,134 @@ void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* s
       (void)gpuEventRecord(e0, s);
     }
     const size_t i0 = i;
-    run_one(work, i, s, scratch, last_b, last_type);
+    run_one(work, i, s, scratch, st);
     if (prof) {
       (void)gpuEventRecord(e1, s);
       std::string label = node_label(*n);
-      if (i != i0) label = "fused " + label + "+" + op_name(work[i]->op);
+      if (i != i0) label = "fused " + label + "+" + node_label(*work[i]);
       prof->pending.push_back({label, {e0, e1}});
     }
   }
 }
 
+// The activation format a producer may round its output t into for the product after it (next
+// reads t as src1), or f32 when it should not.
+dtype round_for_next(const std::vector<const tensor*>& work, size_t next, const tensor& t) {
+  if (!fusion_enabled() || next >= work.size()) return dtype::f32;
+  const tensor* c = work[next];
+  if ((c->op != op::mul_mat && c->op != op::mul_mat_id) || c->src[1] != &t) return dtype::f32;
+  const dtype act = vec_dot_type(c->src[0]->type);
+  return can_round_into(t, act) ? act : dtype::f32;
+}
+
+// Bytes a tensor's elements may touch (exact for rows of consecutive elements, an over-estimate
+// for other strides).
+std::pair<uintptr_t, uintptr_t> byte_range(const tensor& t) {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(t.data);
+  const size_t extra = t.nb[0] == type_size(t.type) ? 0 : (size_t)std::max<int64_t>(t.ne[0] - 1, 0) * t.nb[0];
+  return {lo, lo + t.nbytes() + extra};
+}
+bool overlaps(const tensor& a, const tensor& b) {
+  const auto ra = byte_range(a), rb = byte_range(b);
+  return ra.first < rb.second && rb.first < ra.second;
+}
+
+// Matrix x vector products that read the same activations with the same weight type, a few nodes
+// apart (the graph orders q, rope q, k, rope k, ..., v): the later ones join work[i]'s launch when
+// running them early is safe, i.e. their outputs overlap nothing the nodes they skip read or write.
+// Returns the group size; the members after the first are marked done.
+int gather_products(const std::vector<const tensor*>& work, size_t i, run_state& st, const tensor* (&group)[3]) {
+  const tensor* n = work[i];
+  int k = 1;
+  for (size_t j = i + 1; j < work.size() && j <= i + 8 && k < 3; ++j) {
+    const tensor* c = work[j];
+    if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->type != n->src[0]->type ||
+        c->src[0]->ne[0] != n->src[0]->ne[0] || c->src[0]->storage()->op != op::none)
+      continue;
+    bool safe = true;
+    for (size_t x = i + 1; x < j && safe; ++x) {
+      if (st.done[x]) continue;
+      if (overlaps(*c, *work[x])) safe = false;
+      for (const tensor* src : work[x]->src)
+        if (src && overlaps(*c, *src)) safe = false;
+    }
+    for (int g = 0; g < k && safe; ++g) safe = !overlaps(*c, *group[g]) && !overlaps(*c, *group[g]->src[1]);
+    if (!safe) continue;
+    group[k++] = c;
+    st.done[j] = 1;
+  }
+  return k;
+}
+
 // Runs work[i] (or a fused group starting there, advancing i to its last node).
-void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, const tensor*& last_b,
-             dtype& last_type) {
-  {
-    const tensor* n = work[i];
-    // add -> norm -> mul and norm -> mul run as one kernel.
-    if (n->op == op::add && i + 2 < work.size() && (work[i + 1]->op == op::rms_norm || work[i + 1]->op == op::norm) &&
-        can_fuse_norm(n, *work[i + 1], *work[i + 2])) {
-      run_norm_fused(n, *work[i + 1], *work[i + 2], s);
-      i += 2;
+void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, run_state& st) {
+  const tensor* n = work[i];
+  // add -> norm -> mul and norm -> mul run as one kernel, which may also round the result for the
+  // product that follows.
+  const tensor* add = nullptr;
+  size_t norm_at = i;
+  if (n->op == op::add && i + 2 < work.size() && (work[i + 1]->op == op::rms_norm || work[i + 1]->op == op::norm) &&
+      can_fuse_norm(n, *work[i + 1], *work[i + 2])) {
+    add = n;
+    norm_at = i + 1;
+  }
+  if ((work[norm_at]->op == op::rms_norm || work[norm_at]->op == op::norm) && norm_at + 1 < work.size() &&
+      can_fuse_norm(add, *work[norm_at], *work[norm_at + 1])) {
+    const tensor& mul = *work[norm_at + 1];
+    const dtype act = round_for_next(work, norm_at + 2, mul);
+    if (act != dtype::f32) {
+      run_norm_fused(add, *work[norm_at], mul, s, scratch, act);
+      st.last_b = &mul;
+      st.last_type = act;
+    } else {
+      run_norm_fused(add, *work[norm_at], mul, s);
+    }
+    i = norm_at + 1;
+    return;
+  }
+  if (n->op == op::glu && can_fuse_glu_round(*n)) {
+    const dtype act = round_for_next(work, i + 1, *n);
+    if (act != dtype::f32) {
+      run_glu_round(*n, s, scratch, act);
+      st.last_b = n;
+      st.last_type = act;
       return;
     }
-    if ((n->op == op::rms_norm || n->op == op::norm) && i + 1 < work.size() && can_fuse_norm(nullptr, *n, *work[i + 1])) {
-      run_norm_fused(nullptr, *n, *work[i + 1], s);
+  }
+  // two independent ropes (q, k) or cache writes (k, v) in a row: one launch
+  if (fusion_enabled() && i + 1 < work.size() && !st.done[i + 1]) {
+    const tensor* n2 = work[i + 1];
+    // neither reads what the other writes (the allocator may give n2's output the memory of an
+    // input whose last reader is n)
+    const auto reads = [](const tensor* r, const tensor* w) {
+      return std::any_of(std::begin(r->src), std::end(r->src), [&](const tensor* t) { return t && overlaps(*w, *t); });
+    };
+    const bool independent = !overlaps(*n, *n2) && !reads(n2, n) && !reads(n, n2);
+    if (independent && can_pair_rope(*n, *n2)) {
+      run_rope_pair(*n, *n2, s);
       i += 1;
       return;
     }
-    bool quantize = true;
-    if (n->op == op::mul_mat || n->op == op::mul_mat_id) {
-      const dtype t = vec_dot_type(n->src[0]->type);
-      quantize = !(last_b == n->src[1] && last_type == t);
-      last_b = n->src[1];
-      last_type = t;
+    if (independent && can_pair_set_rows(*n, *n2)) {
+      run_set_rows_pair(*n, *n2, s);
+      i += 1;
+      return;
     }
-    run_node(*n, s, scratch, quantize);
   }
+  bool quantize = true;
+  if (n->op == op::mul_mat || n->op == op::mul_mat_id) {
+    const dtype t = vec_dot_type(n->src[0]->type);
+    quantize = !(st.last_b == n->src[1] && st.last_type == t);
+    st.last_b = n->src[1];
+    st.last_type = t;
+  }
+  if (mmv_eligible(*n)) {
+    const tensor* group[3] = {n, nullptr, nullptr};
+    const int k = fusion_enabled() ? gather_products(work, i, st, group) : 1;
+    run_mul_mat_vec(group, k, s, scratch, quantize);
+    return;
+  }
+  run_node(*n, s, scratch, quantize);
 }
 
 // Everything a node's kernels depend on: if two node lists have equal keys, a recorded graph of
@@ -274,6 +382,7 @@ class gpu_stream final : public stream {
     (void)gpuStreamSynchronize(s_);
     if (exec_) (void)gpuGraphExecDestroy(exec_);
     if (scratch_) (void)gpuFree(scratch_);
+    if (pinned_) (void)gpuFreeHost(pinned_);
     (void)gpuStreamDestroy(s_);
   }
 
@@ -286,7 +395,8 @@ class gpu_stream final : public stream {
 
   void compute_nodes(const std::vector<tensor*>& nodes) {
     check(gpuSetDevice(dev_), "set device");
-    std::vector<const tensor*> work;
+    std::vector<const tensor*>& work = work_;  // reused: no allocation per token
+    work.clear();
     size_t need = 0;
     for (const tensor* n : nodes) {
       if (n->op == op::view || n->op == op::none) continue;
@@ -307,15 +417,15 @@ class gpu_stream final : public stream {
       check_launches();
       return;
     }
-    std::vector<int64_t> key;
-    key.reserve(work.size() * 24 + 1);
+    std::vector<int64_t>& key = key_next_;
+    key.clear();
     key.push_back((int64_t)(intptr_t)scratch_);
     for (const tensor* n : work) append_key(key, *n);
     if (!exec_ || key != key_) {
       record(work);
       ++n_record_;
     }
-    key_ = std::move(key);
+    key_.swap(key);
     check(gpuGraphLaunch(exec_, s_), "launch graph");
   }
 
@@ -323,12 +433,37 @@ class gpu_stream final : public stream {
     const auto t0 = std::chrono::steady_clock::now();
     check(gpuSetDevice(dev_), "set device");
     check(gpuStreamSynchronize(s_), "synchronize");
+    pinned_used_ = 0;  // every staged copy has run
     if (prof_) prof_->collect();
     wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++n_sync_;
   }
   void set_async(tensor& t, const void* src, size_t offset, size_t n) override {
     check(gpuSetDevice(dev_), "set device");
+    // Small inputs (tokens, positions, masks of a decode step) go through a pinned staging area:
+    // a copy from pageable memory costs far more than the memcpy into it.
+    if (n <= k_pinned_bytes / 4) {
+      if (!pinned_ && !pinned_failed_) {
+        void* p = nullptr;
+        if (gpuMallocHost(&p, k_pinned_bytes) == gpuSuccess) {
+          pinned_ = static_cast<uint8_t*>(p);
+        } else {
+          (void)gpuGetLastError();
+          pinned_failed_ = true;
+        }
+      }
+      if (pinned_) {
+        if (pinned_used_ + n > k_pinned_bytes) {
+          check(gpuStreamSynchronize(s_), "synchronize");
+          pinned_used_ = 0;
+        }
+        std::memcpy(pinned_ + pinned_used_, src, n);
+        check(gpuMemcpyAsync(static_cast<uint8_t*>(t.data) + offset, pinned_ + pinned_used_, n, gpuMemcpyHostToDevice, s_),
+              "copy to device");
+        pinned_used_ += (n + 63) / 64 * 64;
+        return;
+      }
+    }
     check(gpuMemcpyAsync(static_cast<uint8_t*>(t.data) + offset, src, n, gpuMemcpyHostToDevice, s_), "copy to device");
   }
   void get_async(const tensor& t, void* dst, size_t offset, size_t n) override {
@@ -364,8 +499,14 @@ class gpu_stream final : public stream {
     (void)gpuGraphDestroy(g);
   }
 
+  static constexpr size_t k_pinned_bytes = 4 << 20;
   int dev_;
   gpuStream_t s_ = nullptr;
+  uint8_t* pinned_ = nullptr;
+  size_t pinned_used_ = 0;
+  bool pinned_failed_ = false;
+  std::vector<const tensor*> work_;
+  std::vector<int64_t> key_next_;
   uint8_t* scratch_ = nullptr;
   size_t scratch_bytes_ = 0;
   bool graphs_ = true;

@@ -26,13 +26,34 @@ void run_glu(const tensor& dst, gpuStream_t s);
 void run_norm(const tensor& dst, gpuStream_t s);  // rms_norm, norm
 // add (optional) -> norm -> mul(weight vector) as one kernel, when the nodes have that shape.
 bool can_fuse_norm(const tensor* add, const tensor& norm, const tensor& mul);
-void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s);
+// round_to: when not nullptr, mul's rows are also rounded to act (q8_0, q8_1 or q8_k) into it.
+void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s, uint8_t* round_to = nullptr,
+                    dtype act = dtype::f32);
 void run_softmax(const tensor& dst, gpuStream_t s);
 void run_rope(const tensor& dst, gpuStream_t s);
+// Two independent ropes (queries and keys) or set_rows (keys and values) as one launch.
+bool can_pair_rope(const tensor& a, const tensor& b);
+void run_rope_pair(const tensor& a, const tensor& b, gpuStream_t s);
+bool can_pair_set_rows(const tensor& a, const tensor& b);
+void run_set_rows_pair(const tensor& a, const tensor& b, gpuStream_t s);
 void run_top_k(const tensor& dst, gpuStream_t s);
 void run_gather(const tensor& dst, gpuStream_t s);
 void run_moe_sum(const tensor& dst, gpuStream_t s);
 void run_attention(const tensor& dst, gpuStream_t s);
+// Bytes of one row of K activations rounded for weights of type t (the scratch layout: row r of
+// src1, in row order, at r * act_row_bytes).
+size_t act_row_bytes(dtype t, int64_t K);
+size_t act_format_row_bytes(dtype act, int64_t K);  // the same for activation format act (q8_0, q8_k, ...)
+void quantize_activations(dtype wtype, const tensor& b, uint8_t* out, gpuStream_t s);
+// Matrix x vector products (one activation column) that the token-generation kernel takes.
+bool mmv_eligible(const tensor& node);
+// nodes: 1 to 3 mmv_eligible products of the same weight type, K and src1, run as one launch.
+void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize);
+// Producers that also round their output into the scratch for the product that reads it next
+// (act: q8_0, q8_1 or q8_k; see can_round_into).
+bool can_round_into(const tensor& produced, dtype act);
+bool can_fuse_glu_round(const tensor& glu);
+void run_glu_round(const tensor& glu, gpuStream_t s, uint8_t* scratch, dtype act);
 // quantize=false: scratch already holds src1 in this product's activation format (the previous
 // product read the same activations), so the rounding pass is skipped.
 void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quantize = true);

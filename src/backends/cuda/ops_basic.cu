@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "backends/cuda/ops.h"
-#include "backends/cuda/quant.cuh"
+#include "backends/cuda/mmv.cuh"
 
 namespace hearth::gpu {
 
@@ -63,8 +63,16 @@ __global__ void k_get_rows(tdesc dst, tdesc table, tdesc ids) {
     out[e] = ok ? row_elem<T>(row, e) : 0.0f;
 }
 
-__global__ void k_set_rows(tdesc store, bool f16, tdesc vals, tdesc ids) {
+// blockIdx.z selects one of two independent set_rows (the keys and the values of a layer).
+__global__ void k_set_rows(tdesc store, bool f16, tdesc vals, tdesc ids, tdesc store2, bool f16_2, tdesc vals2, tdesc ids2) {
+  if (blockIdx.z == 1) {
+    store = store2;
+    f16 = f16_2;
+    vals = vals2;
+    ids = ids2;
+  }
   const int64_t i = blockIdx.y;
+  if (i >= vals.ne[1]) return;
   const int32_t id = *reinterpret_cast<const int32_t*>(ids.data + i * ids.nb[0]);
   if (id < 0 || id >= store.ne[1]) return;
   const float* v = reinterpret_cast<const float*>(vals.data + i * vals.nb[1]);
@@ -125,6 +133,30 @@ __global__ void k_glu(tdesc g, tdesc u, tdesc dst, int64_t n) {
   *f32_at(dst, i0, i1, i2, i3) = (Gelu ? gelu_f(gv) : silu_f(gv)) * uv;
 }
 
+// glu whose output rows are also rounded for the product that reads them: one warp per activation
+// block (QK values), the values computed as k_glu does.
+template <bool Gelu, int QK>
+__global__ void k_glu_round(tdesc g, tdesc u, tdesc dst, uint8_t* act, int64_t act_rb, bool with_sum) {
+  const int lane = threadIdx.x % warp;
+  const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
+  const int64_t r = blockIdx.y;
+  if (ib >= dst.ne[0] / QK) return;
+  const int64_t i1 = r % dst.ne[1], i2 = (r / dst.ne[1]) % dst.ne[2], i3 = r / (dst.ne[1] * dst.ne[2]);
+  const float* gr = f32_at(g, 0, i1, i2, i3);
+  const float* ur = f32_at(u, 0, i1, i2, i3);
+  float* dr = f32_at(dst, 0, i1, i2, i3);
+  constexpr int per = QK / warp;
+  float v[per];
+HEARTH_UNROLL
+  for (int k = 0; k < per; ++k) {
+    const int64_t i = ib * QK + lane * per + k;
+    v[k] = (Gelu ? gelu_f(gr[i]) : silu_f(gr[i])) * ur[i];
+    dr[i] = v[k];
+  }
+  if constexpr (QK == 256) quant_q8_256(v, reinterpret_cast<a8_256*>(act + r * act_rb) + ib, lane);
+  else quant_q8_32(v[0], reinterpret_cast<a8_32*>(act + r * act_rb) + ib, lane, with_sum);
+}
+
 // ---- normalisation (one block per row) ------------------------------------------------------------
 
 template <bool Rms>
@@ -152,8 +184,26 @@ __global__ void k_norm(tdesc a, tdesc dst, float eps) {
 
 // add (optional) -> rms_norm / norm -> mul by a weight vector, in one pass over each row; every
 // intermediate the graph names is still written (later nodes may read them).
-template <bool Rms, bool HasAdd>
-__global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps) {
+// Rounds a contiguous row of n values (n a multiple of the block size) to activation blocks at
+// dst: warp wi of nw takes blocks wi, wi + nw, ... (the caller synchronises the row's writes first).
+template <int QK>
+__device__ __forceinline__ void round_row(const float* x, int64_t n, uint8_t* dst, bool with_sum, int wi, int nw, int lane) {
+  if constexpr (QK == 256) {
+    for (int64_t ib = wi; ib < n / 256; ib += nw) {
+      float v[8];
+HEARTH_UNROLL
+      for (int k = 0; k < 8; ++k) v[k] = x[ib * 256 + lane * 8 + k];
+      quant_q8_256(v, reinterpret_cast<a8_256*>(dst) + ib, lane);
+    }
+  } else {
+    for (int64_t ib = wi; ib < n / 32; ib += nw) quant_q8_32(x[ib * 32 + lane], reinterpret_cast<a8_32*>(dst) + ib, lane, with_sum);
+  }
+}
+
+// QK: 0, or the block size of the activation rounding also written to act (row r at r * act_rb).
+template <bool Rms, bool HasAdd, int QK = 0>
+__global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps, uint8_t* act = nullptr,
+                               int64_t act_rb = 0, bool with_sum = false) {
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
   const int64_t i1 = r % out.ne[1], i2 = (r / out.ne[1]) % out.ne[2], i3 = r / (out.ne[1] * out.ne[2]);
@@ -184,6 +234,10 @@ __global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc 
     const float v = (x[i] - mean) * scale;
     yn[i] = v;
     yo[i] = v * wv[i];
+  }
+  if constexpr (QK != 0) {
+    __syncthreads();
+    round_row<QK>(yo, n, act + r * act_rb, with_sum, threadIdx.x / warp, blockDim.x / warp, threadIdx.x % warp);
   }
 }
 
@@ -226,8 +280,15 @@ __device__ __forceinline__ float yarn_ramp(float low, float high, int i0) {
   return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
 }
 
-__global__ void k_rope(tdesc x, tdesc dst, const int32_t* pos, const float* factors, rope_args ra) {
-  const int64_t h = blockIdx.x, t = blockIdx.y;
+// Heads blockIdx.x < n1 of x, the rest of x2 (two ropes of the same positions and parameters).
+__global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, const int32_t* pos, const float* factors, rope_args ra) {
+  int64_t h = blockIdx.x;
+  const int64_t t = blockIdx.y;
+  if (h >= n1) {
+    h -= n1;
+    x = x2;
+    dst = dst2;
+  }
   const int i0 = 2 * threadIdx.x;
   if (i0 >= x.ne[0]) return;
   const float* in = f32_at(x, 0, h, t, 0);
@@ -342,7 +403,8 @@ void run_set_rows(const tensor& dst, gpuStream_t s) {
   const tensor& store = *dst.src[0];
   const tensor& vals = *dst.src[1];
   const dim3 grid(blocks_for(vals.ne[0], 256), (unsigned)vals.ne[1]);
-  k_set_rows<<<grid, 256, 0, s>>>(desc(store), store.type == dtype::f16, desc(vals), desc(*dst.src[2]));
+  const tdesc st = desc(store), v = desc(vals), ids = desc(*dst.src[2]);
+  k_set_rows<<<grid, 256, 0, s>>>(st, store.type == dtype::f16, v, ids, st, false, v, ids);
 }
 
 void run_cpy(const tensor& dst, gpuStream_t s) {
@@ -403,12 +465,54 @@ bool can_fuse_norm(const tensor* add, const tensor& norm, const tensor& mul) {
          same_shape(*add->src[1], *add);
 }
 
-void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s) {
+bool can_round_into(const tensor& t, dtype act) {
+  if (act != dtype::q8_0 && act != dtype::q8_1 && act != dtype::q8_k) return false;
+  return t.type == dtype::f32 && t.is_contiguous() && t.ne[0] % block_size(act) == 0 && t.nrows() < 65535;
+}
+
+bool can_fuse_glu_round(const tensor& n) {
+  auto rows_ok = [](const tensor* t) { return t->type == dtype::f32 && t->nb[0] == 4; };
+  return n.op == op::glu && rows_ok(n.src[0]) && rows_ok(n.src[1]) && same_shape(*n.src[0], n) && same_shape(*n.src[1], n) &&
+         n.is_contiguous();
+}
+
+void run_glu_round(const tensor& n, gpuStream_t s, uint8_t* scratch, dtype act) {
+  const tdesc g = desc(*n.src[0]), u = desc(*n.src[1]), d = desc(n);
+  const int64_t rb = (int64_t)act_format_row_bytes(act, n.ne[0]);
+  const bool gelu = n.p.i(0) == 1, ws = act == dtype::q8_1;
+  if (act == dtype::q8_k) {
+    const dim3 grid((unsigned)((n.ne[0] / 256 + 3) / 4), (unsigned)n.nrows());
+    if (gelu) k_glu_round<true, 256><<<grid, 128, 0, s>>>(g, u, d, scratch, rb, ws);
+    else k_glu_round<false, 256><<<grid, 128, 0, s>>>(g, u, d, scratch, rb, ws);
+  } else {
+    const dim3 grid((unsigned)((n.ne[0] / 32 + 7) / 8), (unsigned)n.nrows());
+    if (gelu) k_glu_round<true, 32><<<grid, 256, 0, s>>>(g, u, d, scratch, rb, ws);
+    else k_glu_round<false, 32><<<grid, 256, 0, s>>>(g, u, d, scratch, rb, ws);
+  }
+}
+
+void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s, uint8_t* round_to, dtype act) {
   const unsigned rows = (unsigned)norm.nrows();
   const int threads = norm.ne[0] >= 1024 ? 1024 : norm.ne[0] >= 256 ? 256 : 64;
   const float eps = norm.p.f(0);
   const bool rms = norm.op == op::rms_norm;
   const tdesc w = desc(*mul.src[1]), nd = desc(norm), md = desc(mul);
+  if (round_to) {
+    const int64_t rb = (int64_t)act_format_row_bytes(act, mul.ne[0]);
+    const bool ws = act == dtype::q8_1;
+    const tdesc a = desc(add ? *add->src[0] : *norm.src[0]);
+    const tdesc b = add ? desc(*add->src[1]) : a, sd = add ? desc(*add) : a;
+    // one kernel per (norm kind, add, block size)
+#define HEARTH_NORM_ROUND(R, H)                                                                                          \
+  if (act == dtype::q8_k) k_add_norm_mul<R, H, 256><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws); \
+  else k_add_norm_mul<R, H, 32><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws);
+    if (rms && add) { HEARTH_NORM_ROUND(true, true) }
+    else if (rms) { HEARTH_NORM_ROUND(true, false) }
+    else if (add) { HEARTH_NORM_ROUND(false, true) }
+    else { HEARTH_NORM_ROUND(false, false) }
+#undef HEARTH_NORM_ROUND
+    return;
+  }
   if (add) {
     const tdesc a = desc(*add->src[0]), b = desc(*add->src[1]), sd = desc(*add);
     if (rms) k_add_norm_mul<true, true><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);
@@ -427,8 +531,8 @@ void run_softmax(const tensor& dst, gpuStream_t s) {
   k_softmax<<<(unsigned)dst.nrows(), threads, 0, s>>>(desc(*dst.src[0]), m, mask != nullptr, desc(dst), dst.p.f(0));
 }
 
-void run_rope(const tensor& dst, gpuStream_t s) {
-  const tensor& x = *dst.src[0];
+namespace {
+rope_args rope_setup(const tensor& dst) {
   rope_params rp;
   std::memcpy(&rp, dst.p.raw, sizeof rp);
   rope_args ra;
@@ -443,10 +547,47 @@ void run_rope(const tensor& dst, gpuStream_t s) {
     ra.corr0 = std::max(0.0f, std::floor(corr_dim(rp.n_rot, rp.n_ctx_orig, rp.beta_fast, rp.freq_base)));
     ra.corr1 = std::min((float)(rp.n_rot - 1), std::ceil(corr_dim(rp.n_rot, rp.n_ctx_orig, rp.beta_slow, rp.freq_base)));
   }
+  return ra;
+}
+}  // namespace
+
+void run_rope(const tensor& dst, gpuStream_t s) {
+  const tensor& x = *dst.src[0];
+  const rope_args ra = rope_setup(dst);
   const float* factors = dst.src[2] ? static_cast<const float*>(dst.src[2]->data) : nullptr;
   const dim3 grid((unsigned)x.ne[1], (unsigned)x.ne[2]);
   const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
-  k_rope<<<grid, threads, 0, s>>>(desc(x), desc(dst), static_cast<const int32_t*>(dst.src[1]->data), factors, ra);
+  const tdesc xd = desc(x), dd = desc(dst);
+  k_rope<<<grid, threads, 0, s>>>(xd, dd, xd, dd, x.ne[1], static_cast<const int32_t*>(dst.src[1]->data), factors, ra);
+}
+
+bool can_pair_rope(const tensor& a, const tensor& b) {
+  return a.op == op::rope && b.op == op::rope && a.src[1] == b.src[1] && a.src[2] == b.src[2] &&
+         std::memcmp(a.p.raw, b.p.raw, sizeof a.p.raw) == 0 && a.src[0]->ne[0] == b.src[0]->ne[0] &&
+         a.src[0]->ne[2] == b.src[0]->ne[2] && a.src[0]->ne[3] == 1 && b.src[0]->ne[3] == 1 &&
+         a.src[0]->ne[1] + b.src[0]->ne[1] < 65535;
+}
+
+void run_rope_pair(const tensor& a, const tensor& b, gpuStream_t s) {
+  const tensor& x = *a.src[0];
+  const rope_args ra = rope_setup(a);
+  const float* factors = a.src[2] ? static_cast<const float*>(a.src[2]->data) : nullptr;
+  const dim3 grid((unsigned)(x.ne[1] + b.src[0]->ne[1]), (unsigned)x.ne[2]);
+  const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
+  k_rope<<<grid, threads, 0, s>>>(desc(x), desc(a), desc(*b.src[0]), desc(b), x.ne[1], static_cast<const int32_t*>(a.src[1]->data),
+                                  factors, ra);
+}
+
+bool can_pair_set_rows(const tensor& a, const tensor& b) {
+  return a.op == op::set_rows && b.op == op::set_rows && a.src[2] == b.src[2] && a.src[1]->ne[1] == b.src[1]->ne[1];
+}
+
+void run_set_rows_pair(const tensor& a, const tensor& b, gpuStream_t s) {
+  const tensor &sa = *a.src[0], &sb = *b.src[0];
+  const int64_t n0 = std::max(a.src[1]->ne[0], b.src[1]->ne[0]);
+  const dim3 grid(blocks_for(n0, 256), (unsigned)a.src[1]->ne[1], 2);
+  k_set_rows<<<grid, 256, 0, s>>>(desc(sa), sa.type == dtype::f16, desc(*a.src[1]), desc(*a.src[2]), desc(sb), sb.type == dtype::f16,
+                                  desc(*b.src[1]), desc(*b.src[2]));
 }
 
 void run_top_k(const tensor& dst, gpuStream_t s) {

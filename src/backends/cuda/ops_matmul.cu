@@ -17,22 +17,11 @@ tdesc desc(const tensor& t) {
   return d;
 }
 
-// Bytes of one row of K activations in the GPU format for weights of type t.
-size_t act_row_bytes(dtype t, int64_t K) {
-  switch (vec_dot_type(t)) {
-    case dtype::q8_0: case dtype::q8_1: return (size_t)(K / 32) * sizeof(a8_32);
-    case dtype::q8_k: return (size_t)(K / 256) * sizeof(a8_256);
-    case dtype::f16: case dtype::bf16: return (size_t)K * 2;
-    default: return (size_t)K * 4;
-  }
-}
-
 __device__ __forceinline__ const float* src_row(const tdesc& b, int64_t r) {
   const int64_t i1 = r % b.ne[1], i2 = (r / b.ne[1]) % b.ne[2], i3 = r / (b.ne[1] * b.ne[2]);
   return reinterpret_cast<const float*>(b.data + i1 * b.nb[1] + i2 * b.nb[2] + i3 * b.nb[3]);
 }
 
-// q8_0 / q8_1 rounding (llama.cpp's x86 activation quantizer): one warp per 32 values.
 __global__ void k_quant_q8_32(tdesc b, uint8_t* out, size_t row_bytes, int64_t n_blocks, bool with_sum) {
   const int lane = threadIdx.x % warp;
   const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
@@ -40,21 +29,9 @@ __global__ void k_quant_q8_32(tdesc b, uint8_t* out, size_t row_bytes, int64_t n
   if (ib >= n_blocks) return;
   const float* x = src_row(b, r);
   const float v = *reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(x) + (ib * 32 + lane) * b.nb[0]);
-  const float amax = warp_max(fabsf(v));
-  const float d = amax / 127.f;
-  const float id = amax != 0.f ? 127.f / amax : 0.f;
-  const int q = max(-128, min(127, __float2int_rn(v * id)));
-  a8_32* y = reinterpret_cast<a8_32*>(out + r * row_bytes) + ib;
-  y->qs[lane] = (int8_t)q;
-  const int sum = warp_sum(q);
-  if (lane == 0) {
-    y->d = f2h(d);
-    y->s = with_sum ? f2h(d * (float)sum) : 0;
-  }
+  quant_q8_32(v, reinterpret_cast<a8_32*>(out + r * row_bytes) + ib, lane, with_sum);
 }
 
-// q8_K rounding: one warp per 256 values (8 per lane); the scale comes from the signed value of
-// largest magnitude (the first one on ties).
 __global__ void k_quant_q8_256(tdesc b, uint8_t* out, size_t row_bytes, int64_t n_blocks) {
   const int lane = threadIdx.x % warp;
   const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
@@ -62,38 +39,9 @@ __global__ void k_quant_q8_256(tdesc b, uint8_t* out, size_t row_bytes, int64_t 
   if (ib >= n_blocks) return;
   const uint8_t* x = reinterpret_cast<const uint8_t*>(src_row(b, r));
   float v[8];
-  float amax = 0.0f, mx = 0.0f;
-  int idx = 0x7fffffff;
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    v[i] = *reinterpret_cast<const float*>(x + (ib * 256 + lane * 8 + i) * b.nb[0]);
-    if (fabsf(v[i]) > amax) { amax = fabsf(v[i]); mx = v[i]; idx = lane * 8 + i; }
-  }
-#pragma unroll
-  for (int o = warp / 2; o > 0; o >>= 1) {
-    const float oa = shfl_xor(amax, o), om = shfl_xor(mx, o);
-    const int oi = shfl_xor(idx, o);
-    if (oa > amax || (oa == amax && oi < idx)) { amax = oa; mx = om; idx = oi; }
-  }
-  a8_256* y = reinterpret_cast<a8_256*>(out + r * row_bytes) + ib;
-  if (amax == 0.0f) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) y->qs[lane * 8 + i] = 0;
-    if (lane < 16) y->bsums[lane] = 0;
-    if (lane == 0) y->d = 0.0f;
-    return;
-  }
-  const float iscale = -127.f / mx;
-  int sum = 0;
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const int q = max(-128, min(127, __float2int_rn(iscale * v[i])));
-    y->qs[lane * 8 + i] = (int8_t)q;
-    sum += q;
-  }
-  sum += shfl_xor(sum, 1);  // lanes 2k and 2k+1 hold the 16 values of bsums[k]
-  if (lane % 2 == 0) y->bsums[lane / 2] = (int16_t)sum;
-  if (lane == 0) y->d = 1 / iscale;
+  for (int i = 0; i < 8; ++i) v[i] = *reinterpret_cast<const float*>(x + (ib * 256 + lane * 8 + i) * b.nb[0]);
+  quant_q8_256(v, reinterpret_cast<a8_256*>(out + r * row_bytes) + ib, lane);
 }
 
 // f32 / f16 / bf16 activations: a contiguous copy in the dot type.
@@ -106,6 +54,19 @@ __global__ void k_convert(tdesc b, uint8_t* out, size_t row_bytes) {
     if constexpr (A == dtype::f16) reinterpret_cast<uint16_t*>(out + r * row_bytes)[i] = f2h(v);
     else if constexpr (A == dtype::bf16) reinterpret_cast<uint16_t*>(out + r * row_bytes)[i] = f2bf(v);
     else reinterpret_cast<float*>(out + r * row_bytes)[i] = v;
+  }
+}
+
+}  // namespace
+
+size_t act_row_bytes(dtype t, int64_t K) { return act_format_row_bytes(vec_dot_type(t), K); }
+
+size_t act_format_row_bytes(dtype act, int64_t K) {
+  switch (act) {
+    case dtype::q8_0: case dtype::q8_1: return (size_t)(K / 32) * sizeof(a8_32);
+    case dtype::q8_k: return (size_t)(K / 256) * sizeof(a8_256);
+    case dtype::f16: case dtype::bf16: return (size_t)K * 2;
+    default: return (size_t)K * 4;
   }
 }
 
@@ -130,6 +91,8 @@ void quantize_activations(dtype wtype, const tensor& b, uint8_t* out, gpuStream_
     default: k_convert<dtype::f32><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
   }
 }
+
+namespace {
 
 constexpr int k_rows_per_block = 4;  // warps per block, one weight row each
 
@@ -209,14 +172,14 @@ __global__ void __launch_bounds__(k_tile_threads) k_mul_mat_tile(mm_args p) {
     __syncthreads();
     for (int b = 0; b < nwb; ++b) {
 HEARTH_UNROLL
-      for (int sl = 0; sl < tr::tpb; ++sl) {
+      for (int sl = 0; sl < tile_dot<T>::tpb; ++sl) {
 HEARTH_UNROLL
         for (int i = 0; i < 2; ++i) {
           const W* x = reinterpret_cast<const W*>(ws + (ty + 16 * i) * w_row) + b;
 HEARTH_UNROLL
           for (int j = 0; j < 4; ++j) {
             const A* y = reinterpret_cast<const A*>(as + (tx + 16 * j) * a_row) + b;
-            acc[i][j] += tr::dot(x, y, sl);
+            acc[i][j] += tile_dot<T>::dot(x, y, sl);
           }
         }
       }
@@ -305,8 +268,7 @@ void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quanti
   if (run_mul_mat_mma(dst, p, s)) return;
   const int64_t batches = b.ne[2] * b.ne[3];
   dispatch_type(a.type, [&]<dtype T>() {
-    // q4_1 is left out of the tiled kernel: its results were wrong there on the H200 (open problem).
-    if (T != dtype::q4_1 && p.N >= k_tile_min_cols && p.n_blocks % (tile_chunk<T>() / mm<T>::qk) == 0) {
+    if (p.N >= k_tile_min_cols && p.n_blocks % (tile_chunk<T>() / mm<T>::qk) == 0) {
       const dim3 grid((unsigned)((p.M + k_tm - 1) / k_tm), (unsigned)((p.N + k_tn - 1) / k_tn), (unsigned)batches);
       k_mul_mat_tile<T><<<grid, k_tile_threads, 0, s>>>(p);
     } else if (p.N == 1) launch_mul_mat<T, 1>(p, batches, s);

@@ -1,0 +1,250 @@
+// Matrix products, part 3: the matrix x vector product of token generation (one activation
+// column). A warp streams a chunk of its weight row into shared memory with aligned 16-byte loads
+// (whatever the block size of the type), then its lanes compute the per-slice dot products of
+// mmv.cuh from there; up to k_mmv_max_seg products reading the same activations (q/k/v, gate/up)
+// run as one launch. Integer sums are the reference's; only the float summation order differs.
+#include <cstdlib>
+#include <cstring>
+
+#include "backends/cuda/mmv.cuh"
+#include "backends/cuda/ops.h"
+
+namespace hearth::gpu {
+
+namespace {
+
+constexpr int k_mmv_warps = 8;        // warps per block
+constexpr int k_mmv_max_seg = 3;      // products per launch
+constexpr int64_t k_mmv_target_warps = 8192;  // below this many rows x parts, a row is split over warps
+
+struct mmv_seg {
+  const uint8_t* a;  // weights, row m at a + m * nb1
+  int64_t nb1, rows;
+  float* dst;
+};
+struct mmv_args {
+  mmv_seg seg[k_mmv_max_seg];
+  int64_t total_rows, n_blocks;
+  const uint8_t* act;  // one rounded activation row
+  int split;           // warps per weight row (1, 2, 4 or 8), each taking every split-th chunk
+};
+
+// Weight blocks staged per chunk (about CHM KiB): CHM x 8 super-blocks (256 values) or CHM x 64
+// small blocks (32 for Q8_0).
+template <dtype T, int CHM> __host__ __device__ constexpr int mmv_chunk() {
+  return CHM * (mm<T>::qk == 256 ? 8 : mm<T>::qk == 1 ? 256 : T == dtype::q8_0 ? 32 : 64);
+}
+// 16-byte words staged per lane: the chunk, plus one word for a start that is not 16-byte aligned.
+template <dtype T, int CHM> __host__ __device__ constexpr int mmv_per_lane() {
+  return ((mmv_chunk<T, CHM>() * (int)sizeof(typename mm<T>::wblock) + 15) / 16 + 1 + warp - 1) / warp;
+}
+
+// Asynchronous 16-byte copies global -> shared (sm_80 and later): the weights of the next chunk
+// stream in while the current one is computed, without passing through registers. On HIP a plain
+// copy stands in (the asynchronous variant is never launched there).
+template <int = 0>  // a template: hipcc would warn about the unused function
+__device__ __forceinline__ void copy16_async(int4* smem, const int4* gmem) {
+#if defined(HEARTH_GPU_HIP)
+  *smem = *gmem;
+#else
+  const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+#endif
+}
+template <int = 0>  // a template: hipcc would warn about the unused function
+__device__ __forceinline__ void copy_async_commit() {
+#if !defined(HEARTH_GPU_HIP)
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int = 0>  // a template: hipcc would warn about the unused function
+__device__ __forceinline__ void copy_async_wait_all_but_last() {
+#if !defined(HEARTH_GPU_HIP)
+  asm volatile("cp.async.wait_group 1;\n" ::);
+#endif
+}
+
+// The lanes' share of the dot products of one staged chunk of nb blocks.
+template <dtype T, int CH>
+__device__ __forceinline__ float chunk_dot(const typename mm<T>::wblock* xs, const typename mm<T>::ablock* y, int nb, int lane) {
+  using tr = mm<T>;
+  float acc = 0.0f;
+  if (nb == CH) {  // whole chunk: a fixed trip count the compiler interleaves
+HEARTH_UNROLL
+    for (int t = 0; t < CH * tr::tpb / warp; ++t) {
+      const int j = lane + t * warp;
+      acc += tr::dot(xs + j / tr::tpb, y + j / tr::tpb, j % tr::tpb);
+    }
+  } else {
+    for (int j = lane; j < nb * tr::tpb; j += warp) acc += tr::dot(xs + j / tr::tpb, y + j / tr::tpb, j % tr::tpb);
+  }
+  return acc;
+}
+
+// ASYNC: double-buffered asynchronous staging (CUDA sm_80+); else loads through registers.
+template <dtype T, int CHM, bool ASYNC>
+__global__ void __launch_bounds__(k_mmv_warps * warp) k_mmv(mmv_args p) {
+  using tr = mm<T>;
+  using W = typename tr::wblock;
+  using A = typename tr::ablock;
+  constexpr int CH = mmv_chunk<T, CHM>(), PL = mmv_per_lane<T, CHM>();
+  static_assert(CH * tr::tpb % warp == 0, "a whole chunk gives every lane the same number of slices");
+  __shared__ int4 stage[k_mmv_warps][ASYNC ? 2 : 1][PL * warp];
+  __shared__ float part[k_mmv_warps];
+  const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
+  const int64_t g = (int64_t)blockIdx.x * (k_mmv_warps / p.split) + w / p.split;
+  const int pi = w % p.split;
+  const bool valid = g < p.total_rows;
+  int64_t m = g;
+  mmv_seg sg = p.seg[0];
+  if (m >= sg.rows) {
+    m -= sg.rows;
+    sg = p.seg[1];
+    if (m >= sg.rows) {
+      m -= sg.rows;
+      sg = p.seg[2];
+    }
+  }
+  float acc = 0.0f;
+  if (valid) {
+    const uint8_t* row = sg.a + m * sg.nb1;
+    const A* y = reinterpret_cast<const A*>(p.act);
+    const int64_t step = (int64_t)p.split * CH;
+    // chunk starting at block c0: its 16-byte aligned source words and where the blocks start
+    auto geometry = [&](int64_t c0, const int4*& base, int& off, int& nb, int& n16) {
+      nb = (int)min((int64_t)CH, p.n_blocks - c0);
+      const uint8_t* lo = row + c0 * (int64_t)sizeof(W);
+      base = reinterpret_cast<const int4*>(reinterpret_cast<uintptr_t>(lo) & ~(uintptr_t)15);
+      off = (int)(lo - reinterpret_cast<const uint8_t*>(base));
+      n16 = (off + nb * (int)sizeof(W) + 15) / 16;
+    };
+    const int4* base;
+    int off, nb, n16;
+    if constexpr (ASYNC) {
+      auto issue = [&](int64_t c0, int b) {
+        geometry(c0, base, off, nb, n16);
+HEARTH_UNROLL
+        for (int i = 0; i < PL; ++i)
+          if (lane + i * warp < n16) copy16_async(&stage[w][b][lane + i * warp], base + lane + i * warp);
+      };
+      int64_t c0 = (int64_t)pi * CH;
+      if (c0 < p.n_blocks) issue(c0, 0);
+      copy_async_commit();
+      for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
+        if (c0 + step < p.n_blocks) issue(c0 + step, b ^ 1);
+        copy_async_commit();  // possibly empty: one group per iteration
+        copy_async_wait_all_but_last();
+        warp_sync();
+        geometry(c0, base, off, nb, n16);
+        acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
+        warp_sync();
+      }
+    } else {
+      int4* buf = stage[w][0];
+      for (int64_t c0 = (int64_t)pi * CH; c0 < p.n_blocks; c0 += step) {
+        geometry(c0, base, off, nb, n16);
+        int4 v[PL];
+        // All loads first (bytes in flight), then the stores to shared memory.
+HEARTH_UNROLL
+        for (int i = 0; i < PL; ++i)
+          if (lane + i * warp < n16) v[i] = __ldg(base + lane + i * warp);
+HEARTH_UNROLL
+        for (int i = 0; i < PL; ++i)
+          if (lane + i * warp < n16) buf[lane + i * warp] = v[i];
+        warp_sync();
+        acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(buf) + off), y + c0, nb, lane);
+        warp_sync();
+      }
+    }
+  }
+  acc = warp_sum(acc);
+  if (p.split == 1) {
+    if (valid && lane == 0) sg.dst[m] = acc;
+    return;
+  }
+  if (lane == 0) part[w] = acc;
+  __syncthreads();
+  if (valid && pi == 0 && lane == 0) {
+    float s = part[w];
+    for (int i = 1; i < p.split; ++i) s += part[w + i];
+    sg.dst[m] = s;
+  }
+}
+
+bool mmv_type(dtype t) {
+  switch (t) {
+    case dtype::f32: case dtype::f16: case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: case dtype::q8_0:
+    case dtype::iq4_nl: case dtype::q4_k: case dtype::q6_k: return true;
+    default: return false;
+  }
+}
+
+// HEARTH_GPU_MMV=0: products of one column take the general kernel (comparisons); =1: chunks of
+// about 1 KiB per warp loaded through registers; =2: 2 KiB chunks; =3 (the default with CUDA; HIP
+// takes 1): 1 KiB chunks double-buffered with asynchronous copies. On the H200, tg t/s 8B Q4_K_M
+// 259 (3) / 243-257 (1) / 251 (2); 8B Q4_0 266 / 232-256 / 249; 1B Q4_0 716 / 688-748 / 664.
+int mmv_mode() {
+  static const int mode = [] {
+    const char* e = std::getenv("HEARTH_GPU_MMV");
+    return e && *e ? std::atoi(e) : 3;
+  }();
+  return mode;
+}
+bool mmv_enabled() { return mmv_mode() != 0; }
+
+template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t s) {
+  const int64_t n_chunks = (p.n_blocks + mmv_chunk<T, CHM>() - 1) / mmv_chunk<T, CHM>();
+  int split = 1;
+  while (split < k_mmv_warps && 2 * split <= n_chunks && p.total_rows * split < k_mmv_target_warps) split *= 2;
+  p.split = split;
+  const int64_t rows_per_block = k_mmv_warps / split;
+  const unsigned grid = (unsigned)((p.total_rows + rows_per_block - 1) / rows_per_block);
+  k_mmv<T, CHM, ASYNC><<<grid, k_mmv_warps * warp, 0, s>>>(p);
+}
+
+}  // namespace
+
+bool mmv_eligible(const tensor& n) {
+  if (!mmv_enabled() || n.op != op::mul_mat) return false;
+  const tensor& a = *n.src[0];
+  const tensor& b = *n.src[1];
+  if (!mmv_type(a.type) || a.nb[0] != type_size(a.type) || a.ne[2] != 1 || a.ne[3] != 1 || b.nrows() != 1 || n.nb[0] != 4)
+    return false;
+  // the Q4_K slices read 16-byte words of their block from the staged copy
+  if (a.type == dtype::q4_k && ((uintptr_t)a.data % 16 != 0 || a.nb[1] % 16 != 0)) return false;
+  return true;
+}
+
+void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize) {
+  const tensor& a0 = *nodes[0]->src[0];
+  if (quantize) quantize_activations(a0.type, *nodes[0]->src[1], scratch, s);
+  mmv_args p{};
+  p.n_blocks = a0.ne[0] / block_size(a0.type);
+  p.act = scratch;
+  p.total_rows = 0;
+  for (int i = 0; i < k_mmv_max_seg; ++i) {
+    if (i < n_nodes) {
+      const tensor& a = *nodes[i]->src[0];
+      p.seg[i].a = static_cast<const uint8_t*>(a.data);
+      p.seg[i].nb1 = (int64_t)a.nb[1];
+      p.seg[i].rows = a.ne[1];
+      p.seg[i].dst = static_cast<float*>(nodes[i]->data);
+      p.total_rows += a.ne[1];
+    } else {
+      p.seg[i] = p.seg[0];
+      p.seg[i].rows = INT64_MAX / 4;
+    }
+  }
+  dispatch_type(a0.type, [&]<dtype T>() {
+    if constexpr (T == dtype::f32 || T == dtype::f16 || T == dtype::q4_0 || T == dtype::q4_1 || T == dtype::q5_0 || T == dtype::q5_1 || T == dtype::q8_0 ||
+                  T == dtype::iq4_nl || T == dtype::q4_k || T == dtype::q6_k) {
+#if !defined(HEARTH_GPU_HIP)
+      if (mmv_mode() == 3) return launch_mmv<T, 1, true>(p, s);
+#endif
+      if (mmv_mode() == 2) launch_mmv<T, 2, false>(p, s);
+      else launch_mmv<T, 1, false>(p, s);
+    }
+  });
+}
+
+}  // namespace hearth::gpu
