@@ -53,7 +53,7 @@ block_allocator::range block_allocator::allocate(uint64_t size, uint64_t alignme
     return range{b.handle, at, size, b.dedicated};
   };
 
-  if (size > block_bytes_) {
+  if (size > block_bytes_ / 8) {
     block& b = add_block(size, true);
     return take(b, 0, 0);
   }
@@ -77,11 +77,18 @@ block_allocator::range block_allocator::allocate(uint64_t size, uint64_t alignme
     }
   }
   if (best) return take(*best, best_i, best_at);
+  // A new block: halved (at most three times) while still larger than every shared block held and
+  // at least twice the request.
+  uint64_t largest = 0;
+  for (auto& bp : blocks_)
+    if (!bp->dedicated) largest = std::max(largest, bp->size);
+  uint64_t bytes = block_bytes_;
+  for (int i = 0; i < 3 && bytes / 2 > largest && bytes / 2 >= 2 * size; ++i) bytes /= 2;
   try {
-    block& b = add_block(block_bytes_, false);
+    block& b = add_block(bytes, false);
     return take(b, 0, 0);
   } catch (const error& e) {
-    if (e.kind() != error_kind::out_of_memory || size == block_bytes_) throw;
+    if (e.kind() != error_kind::out_of_memory || size == bytes) throw;
   }
   // No room for a whole block: the request alone may still fit.
   block& b = add_block(size, true);

@@ -1,6 +1,6 @@
-// Sub-allocation of device memory: buffers are ranges of large blocks (drivers cap the number of
-// allocations and make each one slow), a request larger than a block gets a block of its own, and a
-// block goes back to the driver as soon as its last range is released. Pure bookkeeping: the
+// Sub-allocation of device memory: small buffers are ranges of blocks of up to block_bytes (drivers
+// cap the number of allocations and make each one slow), a large request gets a block of its own,
+// and a block goes back to the driver as soon as its last range is released. Pure bookkeeping: the
 // backend passes the functions that create and destroy real memory, so it is testable without one.
 #pragma once
 #include <cstdint>
@@ -30,9 +30,13 @@ class block_allocator {
     uint64_t size = 0;      // bytes reserved: the request rounded up to the alignment
     bool dedicated = false; // the block holds this range only
   };
-  // alignment: a power of two (Vulkan's VkMemoryRequirements::alignment). A request larger than a
-  // block is dedicated; when a new block cannot be created for lack of memory, a dedicated block of
-  // just the request is tried before the error is passed on.
+  // alignment: a power of two (Vulkan's VkMemoryRequirements::alignment).
+  // A request larger than an eighth of a block is dedicated: such buffers are few (weights packed
+  // into large buffers, caches, compute buffers) and a shared block would hold memory they leave
+  // unused, which the offload planner does not count. Smaller ones share blocks; a new block is the
+  // full size only once smaller ones exist (the first is an eighth), so a small model holds little.
+  // When a new block cannot be created for lack of memory, a block of just the request is tried
+  // before the error is passed on.
   range allocate(uint64_t size, uint64_t alignment);
   void release(const range& r);
 

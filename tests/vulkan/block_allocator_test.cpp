@@ -1,6 +1,7 @@
-// The block allocator on its own (no device): ranges share blocks, respect alignment, reuse freed
-// space, large requests get their own block, empty blocks go back at once, out-of-memory is
-// passed on after a dedicated block of just the request was tried.
+// The block allocator on its own (no device): small ranges share blocks (the first ones smaller
+// than the full size), respect alignment, reuse freed space; large requests get their own block,
+// empty blocks go back at once, out-of-memory is passed on after a block of just the request was
+// tried.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -52,7 +53,7 @@ TEST(BlockAllocator, SmallRequestsShareOneBlock) {
   std::vector<block_allocator::range> rs;
   for (int i = 0; i < 10; ++i) rs.push_back(a.allocate(1000, 256));
   EXPECT_EQ(fm.n_created, 1);
-  EXPECT_EQ(fm.created_sizes[0], MiB);
+  EXPECT_EQ(fm.created_sizes[0], MiB / 8) << "the first block is an eighth of the full size";
   for (size_t i = 0; i < rs.size(); ++i) {
     EXPECT_EQ(rs[i].block, rs[0].block);
     EXPECT_EQ(rs[i].offset % 256, 0u);
@@ -62,7 +63,7 @@ TEST(BlockAllocator, SmallRequestsShareOneBlock) {
   }
   const auto s = a.get_stats();
   EXPECT_EQ(s.n_blocks, 1u);
-  EXPECT_EQ(s.reserved_bytes, MiB);
+  EXPECT_EQ(s.reserved_bytes, MiB / 8);
   EXPECT_EQ(s.used_bytes, 10 * 1024u);
 }
 
@@ -80,7 +81,7 @@ TEST(BlockAllocator, AlignmentPaddingIsReused) {
   EXPECT_EQ(fm.n_created, 1);
 }
 
-TEST(BlockAllocator, LargerThanABlockIsDedicatedAndFreedAtOnce) {
+TEST(BlockAllocator, LargeRequestsAreDedicatedAndFreedAtOnce) {
   fake_memory fm;
   auto a = fm.make(MiB);
   const auto small = a.allocate(4096, 256);
@@ -90,13 +91,17 @@ TEST(BlockAllocator, LargerThanABlockIsDedicatedAndFreedAtOnce) {
   EXPECT_EQ(big.size, 3 * MiB + 256);
   EXPECT_NE(big.block, small.block);
   EXPECT_EQ(fm.created_sizes.back(), 3 * MiB + 256);
-  // A request of exactly a block shares the normal path.
-  const auto whole = a.allocate(MiB, 256);
-  EXPECT_FALSE(whole.dedicated);
-  EXPECT_EQ(a.get_stats().n_dedicated, 1u);
+  // Above an eighth of a block: dedicated too; an eighth exactly is shared.
+  const auto over = a.allocate(MiB / 8 + 1, 256);
+  EXPECT_TRUE(over.dedicated);
+  EXPECT_EQ(fm.created_sizes.back(), MiB / 8 + 256);
+  const auto eighth = a.allocate(MiB / 8, 256);
+  EXPECT_FALSE(eighth.dedicated);
+  EXPECT_EQ(a.get_stats().n_dedicated, 2u);
+  a.release(over);
   a.release(big);
-  EXPECT_EQ(fm.n_destroyed, 1);
-  EXPECT_EQ(fm.held, 2 * MiB);
+  EXPECT_EQ(fm.n_destroyed, 2);
+  EXPECT_EQ(a.get_stats().n_dedicated, 0u);
   // Nothing else lands in a dedicated block: the next small request goes to the shared block.
   const auto next = a.allocate(100, 4);
   EXPECT_EQ(next.block, small.block);
@@ -106,15 +111,18 @@ TEST(BlockAllocator, EmptyBlocksGoBackAtOnce) {
   fake_memory fm;
   auto a = fm.make(MiB);
   std::vector<block_allocator::range> first, second;
-  for (int i = 0; i < 4; ++i) first.push_back(a.allocate(MiB / 4, 256));
-  for (int i = 0; i < 2; ++i) second.push_back(a.allocate(MiB / 4, 256));
+  for (int i = 0; i < 4; ++i) first.push_back(a.allocate(MiB / 32, 256));
+  for (int i = 0; i < 2; ++i) second.push_back(a.allocate(MiB / 32, 256));
+  // The first block (an eighth) holds four; the next is larger than it, up to the full size.
   EXPECT_EQ(fm.n_created, 2);
+  EXPECT_EQ(fm.created_sizes[0], MiB / 8);
+  EXPECT_EQ(fm.created_sizes[1], MiB / 4);
   EXPECT_NE(first[0].block, second[0].block);
   for (size_t i = 0; i + 1 < first.size(); ++i) a.release(first[i]);
   EXPECT_EQ(fm.n_destroyed, 0);
   a.release(first.back());
   EXPECT_EQ(fm.n_destroyed, 1);
-  EXPECT_EQ(fm.held, MiB);
+  EXPECT_EQ(fm.held, MiB / 4);
   EXPECT_EQ(a.get_stats().n_blocks, 1u);
   for (auto& r : second) a.release(r);
   EXPECT_EQ(fm.n_destroyed, 2);
@@ -122,9 +130,23 @@ TEST(BlockAllocator, EmptyBlocksGoBackAtOnce) {
   EXPECT_EQ(a.get_stats().reserved_bytes, 0u);
 }
 
+TEST(BlockAllocator, BlocksGrowToTheFullSize) {
+  fake_memory fm;
+  auto a = fm.make(MiB);
+  std::vector<block_allocator::range> r;
+  for (int i = 0; i < 40; ++i) r.push_back(a.allocate(MiB / 16, 256));
+  ASSERT_GE(fm.created_sizes.size(), 5u);
+  EXPECT_EQ(fm.created_sizes[0], MiB / 8);
+  EXPECT_EQ(fm.created_sizes[1], MiB / 4);
+  EXPECT_EQ(fm.created_sizes[2], MiB / 2);
+  EXPECT_EQ(fm.created_sizes[3], MiB);
+  EXPECT_EQ(fm.created_sizes[4], MiB);
+  EXPECT_EQ(a.get_stats().n_dedicated, 0u);
+}
+
 TEST(BlockAllocator, NeighbouringFreeRangesMerge) {
   fake_memory fm;
-  auto a = fm.make(1024);
+  auto a = fm.make(8192);
   std::vector<block_allocator::range> r;
   for (int i = 0; i < 4; ++i) r.push_back(a.allocate(256, 256));
   a.release(r[2]);
@@ -138,7 +160,7 @@ TEST(BlockAllocator, NeighbouringFreeRangesMerge) {
 
 TEST(BlockAllocator, SmallestFittingHoleIsChosen) {
   fake_memory fm;
-  auto a = fm.make(4096);
+  auto a = fm.make(32768);
   std::vector<block_allocator::range> r;
   for (int i = 0; i < 8; ++i) r.push_back(a.allocate(512, 256));
   a.release(r[1]);  // a 512-byte hole at 512
@@ -154,10 +176,11 @@ TEST(BlockAllocator, SmallestFittingHoleIsChosen) {
 TEST(BlockAllocator, OutOfMemoryTriesTheRequestAloneThenFails) {
   fake_memory fm;
   fm.limit = 2 * MiB + 300 * 1024;
-  auto a = fm.make(MiB);
+  auto a = fm.make(8 * MiB);
   const auto r1 = a.allocate(MiB, 256);
   const auto r2 = a.allocate(MiB, 256);
-  // No room for a third block, but 200 KiB alone fit.
+  EXPECT_EQ(fm.created_sizes, std::vector<uint64_t>{2 * MiB});
+  // No room for a second block, but 200 KiB alone fit.
   const auto r3 = a.allocate(200 * 1024, 256);
   EXPECT_TRUE(r3.dedicated);
   EXPECT_EQ(fm.created_sizes.back(), 200 * 1024u);
@@ -175,7 +198,7 @@ TEST(BlockAllocator, OutOfMemoryTriesTheRequestAloneThenFails) {
     EXPECT_EQ(e.kind(), error_kind::out_of_memory);
   }
   // A failed request leaves the allocator as it was.
-  EXPECT_EQ(a.get_stats().n_blocks, 3u);
+  EXPECT_EQ(a.get_stats().n_blocks, 2u);
   a.release(r1);
   a.release(r2);
   a.release(r3);

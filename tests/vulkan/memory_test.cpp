@@ -1,6 +1,6 @@
 // Vulkan device memory through the module: many buffers share a few blocks and keep their bytes
-// apart, a buffer larger than a block gets its own, blocks go back when their buffers do, and a
-// request beyond the device's memory is an out-of-memory error.
+// apart, a large buffer (beyond an eighth of a block, or beyond a whole block) gets its own, blocks
+// go back when their buffers do, and a request beyond the device's memory is an out-of-memory error.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -84,9 +84,17 @@ TEST(VulkanMemory, SmallBuffersShareBlocksAndKeepTheirBytes) {
   EXPECT_EQ(after.used, before.used);
 }
 
-TEST(VulkanMemory, LargerThanABlockGetsItsOwn) {
+TEST(VulkanMemory, LargeBuffersGetTheirOwnBlock) {
   HEARTH_REQUIRE_VULKAN(dev);
   const mem_stats before = stats_of(dev);
+  {
+    // More than an eighth of a block (caches, compute buffers): dedicated, nothing held beyond it.
+    auto mid_buf = dev->default_buffer_type()->allocate(before.block_bytes / 8 + 4096);
+    const mem_stats mid = stats_of(dev);
+    EXPECT_EQ(mid.dedicated, before.dedicated + 1);
+    EXPECT_LT(mid.reserved - before.reserved, before.block_bytes / 8 + 65536);
+  }
+  EXPECT_EQ(stats_of(dev).reserved, before.reserved);
   const size_t bytes = before.block_bytes + 4096;
   if (bytes > dev->default_buffer_type()->max_size()) GTEST_SKIP() << "the driver's largest allocation is one block";
   auto big = dev->default_buffer_type()->allocate(bytes);

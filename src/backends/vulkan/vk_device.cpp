@@ -169,8 +169,8 @@ vk_device::vk_device(VkInstance inst, const device_info& info, int index) : inst
   if (max_alloc_ == 0 || max_alloc_ > heap) max_alloc_ = heap;
   // Element strides are 32-bit in the shaders: keep single buffers below 4 GiB.
   max_alloc_ = std::min<uint64_t>(max_alloc_, (uint64_t)4 << 30) - 4096;
-  // Buffers are ranges of 256 MiB blocks (HEARTH_VK_BLOCK_MIB overrides), never more than the
-  // driver allows in one allocation.
+  // Small buffers are ranges of blocks of up to 256 MiB (HEARTH_VK_BLOCK_MIB overrides; never
+  // more than the driver allows in one allocation), large ones get their own (block_allocator.h).
   block_bytes_ = (uint64_t)256 << 20;
   if (const char* env = std::getenv("HEARTH_VK_BLOCK_MIB"); env && std::atoll(env) > 0) block_bytes_ = (uint64_t)std::atoll(env) << 20;
   block_bytes_ = std::min(block_bytes_, max_alloc_);
