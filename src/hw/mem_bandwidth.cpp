@@ -25,7 +25,7 @@ using clock_type = std::chrono::steady_clock;
 // sum is returned so the compiler cannot drop them.
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) uint64_t read_avx2(const uint64_t* p, size_t n) {
-  typedef long long v4 __attribute__((vector_size(32)));
+  typedef unsigned long long v4 __attribute__((vector_size(32)));  // unsigned: the sums wrap
   v4 a = {0, 0, 0, 0}, b = a, c = a, d = a;
   const v4* v = reinterpret_cast<const v4*>(p);
   const size_t nv = n / 4;

@@ -304,16 +304,19 @@ await test('rename and delete conversations', async () => {
 await test('switch theme (kept across reloads)', async () => {
   const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   const light = await bg();
+  // The theme is applied by an effect after the render, so wait for it rather than read it at once.
+  const theme_is = (t) => page.waitForFunction((want) => document.documentElement.dataset.theme === want, t, { timeout: 5000 }).then(() => true, () => false);
   await page.getByTestId('theme-toggle').click();
-  assert((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'dark theme set');
+  assert(await theme_is('dark'), 'dark theme set');
   const dark = await bg();
   assert(light !== dark, `the background changes (${light} -> ${dark})`);
   await page.locator('.conv-title', { hasText: 'Once upon a time' }).click();
   await shot(page, '08-dark');
   await page.reload();
   await page.getByTestId('theme-toggle').waitFor();
-  assert((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'the theme is kept after reloading');
+  assert(await theme_is('dark'), 'the theme is kept after reloading');
   await page.getByTestId('theme-toggle').click();
+  assert(await theme_is('light'), 'light theme set again');
   assert((await bg()) === light, 'back to the light theme');
 });
 
