@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "backends/vulkan/vk_backend.h"
 #include "core/error.h"
@@ -221,6 +222,7 @@ class vk_stream final : public stream {
     args_.clear();
     spans_.clear();
     cached_b_ = nullptr;
+    stored_.clear();
     for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
     // Device memory: every workgroup starts by reading its arguments, which in host memory would
     // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
@@ -677,6 +679,23 @@ class vk_stream final : public stream {
       return w;
     };
     const tensor& n0 = *nodes[i];
+    if (!stored_.empty() && stored_.count(&n0)) return 0;  // done by a rope before it
+    // rope -> set_rows of its result into a cache: one dispatch (HEARTH_VK_ROPE_STORE=0: two).
+    static const bool rope_store_on = [] {
+      const char* e = std::getenv("HEARTH_VK_ROPE_STORE");
+      return !(e && *e == '0');
+    }();
+    if (!off && rope_store_on && n0.op == op::rope) {
+      if (const tensor* st = rope_store(nodes, i)) {
+        for (const tensor* src : n0.src)
+          if (src) next_reads_.push_back(span_of(src));
+        next_writes_.push_back(span_of(&n0));
+        rope(n0, st);
+        stored_.insert(st);
+        ++n_fused_;
+        return 0;
+      }
+    }
     if (!off && n0.op == op::add && i + 1 < nodes.size() && is_norm(*nodes[i + 1]) && nodes[i + 1]->src[0] == &n0 &&
         n0.is_contiguous() && n0.type == dtype::f32 && same_shape(*n0.src[0], n0) && same_shape(*n0.src[1], n0) &&
         f32_rows(*n0.src[0]) && f32_rows(*n0.src[1])) {
@@ -773,7 +792,30 @@ class vk_stream final : public stream {
     }
   }
 
-  void rope(const tensor& n) {
+  // The set_rows soon after a rope that stores the rope's result (reshaped to one row per token)
+  // into a cache, when no node in between touches that cache: the rope kernel can store it too.
+  const tensor* rope_store(const std::vector<tensor*>& nodes, size_t i) const {
+    const tensor& r = *nodes[i];
+    if (r.type != dtype::f32 || !r.is_contiguous() || r.ne[3] != 1) return nullptr;
+    for (size_t j = i + 1; j < std::min(nodes.size(), i + 8); ++j) {
+      const tensor& c = *nodes[j];
+      if (c.op == op::set_rows && c.src[1]->data == r.data && c.src[1]->is_contiguous() && c.src[1]->ne[0] == r.ne[0] * r.ne[1] &&
+          c.src[1]->ne[1] == r.ne[2] && c.src[1]->nelements() == r.nelements() && c.src[0]->nb[0] == type_size(c.src[0]->type) &&
+          c.src[0]->ne[2] == 1 && c.src[0]->ne[3] == 1 && c.src[2]->ne[0] == r.ne[2] && fits32(&c)) {
+        for (size_t k = i + 1; k < j; ++k) {
+          const tensor& m = *nodes[k];
+          if (m.op == op::none || m.op == op::view) continue;
+          if (m.storage() == c.storage() || m.storage() == c.src[2]->storage()) return nullptr;
+          for (const tensor* s : m.src)
+            if (s && (s->storage() == c.storage() || s->storage() == r.storage())) return nullptr;
+        }
+        return &c;
+      }
+    }
+    return nullptr;
+  }
+
+  void rope(const tensor& n, const tensor* store = nullptr) {
     rope_params rp;
     std::memcpy(&rp, n.p.raw, sizeof rp);
     const int n_dims = rp.n_rot;
@@ -794,6 +836,16 @@ class vk_stream final : public stream {
     a.u[2] = f2u(corr1);
     a.u[3] = f2u(mscale);
     a.u[4] = n.src[2] ? 1 : 0;
+    if (store) {
+      const tensor& S = *store->src[0];
+      a.t[3] = desc(store->src[2]);
+      a.aux[0] = (uint64_t)reinterpret_cast<uintptr_t>(store->data);
+      a.u[5] = 1 | (S.type == dtype::f16 ? 2 : 0);
+      a.u[6] = (uint32_t)store->nb[1];
+      a.u[7] = (uint32_t)store->ne[1];
+      next_reads_.push_back(span_of(store->src[2]));
+      next_writes_.push_back(span_of(store));
+    }
     const uint64_t threads = (uint64_t)(n.src[0]->ne[0] / 2) * (uint64_t)n.src[0]->ne[1] * (uint64_t)n.src[0]->ne[2];
     dispatch_1d("rope", a, (threads + 63) / 64);
   }
@@ -922,6 +974,7 @@ class vk_stream final : public stream {
   bool recorded_ = false;
   uint64_t rec_released_ = 0;
   std::unordered_map<std::string, VkPipeline> pipes_;  // the device's pipelines, without its lock
+  std::unordered_set<const tensor*> stored_;  // set_rows nodes a rope before them already did
   const tensor* cached_b_ = nullptr;
   dtype cached_act_ = dtype::f32;
   uint64_t cached_addr_ = 0;
