@@ -87,6 +87,7 @@ struct device_info {
   bool memory_budget = false;
   bool coopmat = false;
   bool int_dot = false;
+  bool dot4 = false;  // VK_KHR_shader_integer_dot_product with its feature: enabled, for packed 4 x int8 dot products
   bool fp16 = false;
   std::string unusable;  // why the device cannot run Hearth's shaders ("" when usable)
 };

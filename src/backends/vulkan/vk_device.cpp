@@ -111,6 +111,12 @@ vk_device::vk_device(VkInstance inst, const device_info& info, int index) : inst
   f2.pNext = &f11;
   std::vector<const char*> exts;
   if (info_.memory_budget) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR idp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+  if (info_.dot4) {
+    exts.push_back("VK_KHR_shader_integer_dot_product");
+    idp.shaderIntegerDotProduct = VK_TRUE;
+    f12.pNext = &idp;
+  }
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   dci.pNext = &f2;
   dci.queueCreateInfoCount = 1;
@@ -566,6 +572,13 @@ device_info probe(VkPhysicalDevice pd) {
   d.memory_budget = has_extension(pd, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   d.coopmat = has_extension(pd, "VK_KHR_cooperative_matrix");
   d.int_dot = has_extension(pd, "VK_KHR_shader_integer_dot_product") || d.props.apiVersion >= VK_API_VERSION_1_3;
+  if (has_extension(pd, "VK_KHR_shader_integer_dot_product")) {
+    VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR idp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+    VkPhysicalDeviceFeatures2 q2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    q2.pNext = &idp;
+    vkGetPhysicalDeviceFeatures2(pd, &q2);
+    d.dot4 = idp.shaderIntegerDotProduct == VK_TRUE;
+  }
   return d;
 }
 

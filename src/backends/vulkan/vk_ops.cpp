@@ -10,6 +10,8 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <set>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -92,11 +94,32 @@ size_t attention_scratch_bytes(const tensor& n) {
   return (size_t)attention_chunks(n) * (size_t)(n.ne[0] + 2) * (size_t)(n.ne[1] * n.ne[2]) * 4;
 }
 
-// Bytes of the rounded activations (and their q8_1 block sums) of a product with activations b.
-size_t act_scratch_bytes(const tensor& b) {
+// Where the rounded activations of a product with activations b lie in the scratch: the floats,
+// their q8_1 block sums, and (q8_K for the integer dot products) the int8 values and per block of
+// 256 its d and sums (48 bytes).
+struct act_regions {
+  size_t sums, i8, meta, total;
+};
+act_regions act_layout(const tensor& b) {
   const size_t kp = round_up((size_t)b.ne[0], 16);
   const size_t rows = (size_t)(b.ne[1] * b.ne[2] * b.ne[3]);
-  return round_up(kp * rows * 4, 256) + round_up(kp / 32 * rows * 4 + 4, 256);
+  act_regions r;
+  r.sums = round_up(kp * rows * 4, 256);
+  r.i8 = r.sums + round_up(kp / 32 * rows * 4 + 4, 256);
+  r.meta = r.i8 + round_up(kp * rows, 256);
+  r.total = r.meta + round_up(kp / 256 * rows * 48 + 48, 256);
+  return r;
+}
+size_t act_scratch_bytes(const tensor& b) { return act_layout(b).total; }
+
+// Q4_K and Q6_K products of one activation column with integer dot products (matvec_dp.comp), where the
+// device has them; HEARTH_VK_DP=0 keeps the float kernel (comparisons).
+bool dp_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_VK_DP");
+    return !(e && *e == '0');
+  }();
+  return on;
 }
 
 // An expert-selected product with at most this many (slot, token) pairs multiplies each pair on its
@@ -496,7 +519,12 @@ class vk_stream final : public stream {
     std::memcpy(args_.data() + off, &a, sizeof a);
     auto it = pipes_.find(pipe);
     if (it == pipes_.end()) it = pipes_.emplace(pipe, d_.pipeline(pipe)).first;
-    cmds_.push_back({it->second, {gx, gy, gz}, (uint32_t)off, r0, w0, (uint32_t)spans_.size(), &it->first});
+    const std::string* name = &it->first;
+    if (!next_label_.empty()) {
+      name = &*labels_.insert(next_label_).first;
+      next_label_.clear();
+    }
+    cmds_.push_back({it->second, {gx, gy, gz}, (uint32_t)off, r0, w0, (uint32_t)spans_.size(), name});
   }
 
   // Orders the dispatches into levels separated by barriers: each pass takes, from the next
@@ -787,6 +815,7 @@ class vk_stream final : public stream {
     if (q8k_user) {
       // The product finds its activations already rounded in the scratch.
       cached_b_ = mul;
+      cached_i8_ = false;
       cached_act_ = dtype::q8_k;
       cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(mul->data);
     }
@@ -860,12 +889,19 @@ class vk_stream final : public stream {
     dispatch_args a = args_of(n);
     a.u[0] = Kp;
     a.u[1] = (uint32_t)B.ne[1];
+    const act_regions reg = act_layout(B);
     a.aux[0] = scratch_.addr;
-    a.aux[1] = scratch_.addr + round_up((size_t)Kp * rows * 4, 256);
+    a.aux[1] = scratch_.addr + reg.sums;
+    a.aux[2] = scratch_.addr + reg.i8;
+    a.aux[3] = scratch_.addr + reg.meta;
     const span scratch{scratch_.addr, scratch_.addr + scratch_bytes(n)};
+    // One column rounded to q8_K on a device with integer dot products: quant_b also writes the
+    // int8 blocks that matvec_dp reads.
+    const bool with_i8 = act == dtype::q8_k && B.ne[1] == 1 && d_.info().dot4 && dp_enabled();
     // The rounded activations stay in the scratch until the next product with other activations
     // (q, k and v, or gate and up, share theirs).
-    if (glu || cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data)) {
+    if (glu || cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data) ||
+        (with_i8 && !cached_i8_)) {
       next_reads_ = {span_of(&B)};
       next_writes_ = {scratch};
       dispatch_args qa = a;
@@ -876,21 +912,29 @@ class vk_stream final : public stream {
         next_reads_ = {span_of(glu->src[0]), span_of(glu->src[1])};
         next_writes_.push_back(span_of(glu));
       }
+      qa.u[7] = with_i8 ? 1 : 0;
       dispatch_1d("quant_b_" + lower(dtype_name(act)), qa, (rows * Kp + 255) / 256);
       cached_b_ = &B;
       cached_act_ = act;
       cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
+      cached_i8_ = with_i8;
     }
     next_reads_ = {span_of(&A), scratch};
     next_writes_ = {span_of(&n)};
     const std::string t = lower(dtype_name(A.type));
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
-    if (B.ne[1] == 1 && wide_matvec(A)) {
+    if (B.ne[1] == 1 && (A.type == dtype::q4_k || A.type == dtype::q6_k) && cached_i8_ && with_i8 && wide_matvec(A)) {
+      const uint32_t groups = (M + 3) / 4;
+      const uint32_t gx = std::min<uint32_t>(groups, 65535);
+      if (profile_ == 1) next_label_ = "mv_dp_" + t + " " + std::to_string(M) + "x" + std::to_string(K);
+      dispatch("matvec_dp_" + t, a, gx, (groups + gx - 1) / gx, batches);
+    } else if (B.ne[1] == 1 && wide_matvec(A)) {
       static const int rows_env = std::getenv("HEARTH_VK_MV_ROWS") ? std::atoi(std::getenv("HEARTH_VK_MV_ROWS")) : 0;
       const uint32_t rows_per_wg = rows_env == 2 || rows_env == 8 ? (uint32_t)rows_env : 4;
       const uint32_t groups = (M + rows_per_wg - 1) / rows_per_wg;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
+      if (profile_ == 1) next_label_ = "mv_" + t + " " + std::to_string(M) + "x" + std::to_string(K);
       dispatch((rows_per_wg == 4 ? "matvec_wide_" : rows_per_wg == 2 ? "matvec_wide2_" : "matvec_wide8_") + t, a, gx,
                (groups + gx - 1) / gx, batches);
     } else if (B.ne[1] == 1) {
@@ -933,6 +977,7 @@ class vk_stream final : public stream {
       next_writes_ = {act_span};
       dispatch_1d("quant_b_" + lower(dtype_name(act)), a, (rows * Kp + 255) / 256);
       cached_b_ = &B;
+      cached_i8_ = false;
       cached_act_ = act;
       cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
     }
@@ -974,8 +1019,11 @@ class vk_stream final : public stream {
   bool recorded_ = false;
   uint64_t rec_released_ = 0;
   std::unordered_map<std::string, VkPipeline> pipes_;  // the device's pipelines, without its lock
+  std::string next_label_;                              // HEARTH_VK_PROFILE=1: the next dispatch's name in the profile
+  std::set<std::string> labels_;
   std::unordered_set<const tensor*> stored_;  // set_rows nodes a rope before them already did
   const tensor* cached_b_ = nullptr;
+  bool cached_i8_ = false;  // the cached activations have their int8 q8_K blocks too
   dtype cached_act_ = dtype::f32;
   uint64_t cached_addr_ = 0;
   uint64_t n_fused_ = 0;

@@ -63,12 +63,32 @@ void main() {
     barrier();
   }
   const float mx = sh_x[sh_i[base]];
+  int q = 0;
+  float d = 0.0;
   if (amax == 0.0) {
     y = 0.0;
   } else {
     const float iscale = div_rn(-127.0, mx);
-    const int q = clamp(int(roundEven(iscale * x)), -128, 127);
-    y = div_rn(1.0, iscale) * float(q);
+    q = clamp(int(roundEven(iscale * x)), -128, 127);
+    d = div_rn(1.0, iscale);
+    y = d * float(q);
+  }
+  if (ARGS.u[7] != 0u) {
+    // Also as q8_K blocks for the integer dot products: the int8 values (rows of Kp bytes at
+    // aux[2]) and per block of 256 (48 bytes at aux[3]) d and the sums of its 8 runs of 32.
+    barrier();
+    sh_a[tid] = float(q);  // integer sums of at most 32 * 128 are exact in float
+    barrier();
+    for (uint s = 16u; s > 0u; s >>= 1) {
+      if (tid % 32u < s) sh_a[tid] += sh_a[tid + s];
+      barrier();
+    }
+    if (r < n_rows) {
+      i8_ref(ARGS.aux[2]).v[e] = int8_t(q);
+      const uint64_t meta = ARGS.aux[3] + uint64_t(48u) * (r * (Kp / 256u) + k / 256u);
+      if (tid % 256u == 0u) st_f32(meta, d);
+      if (tid % 32u == 0u) i32_ref(meta + 4u + 4u * ((tid % 256u) / 32u)).v[0] = int(sh_a[tid]);
+    }
   }
 #else
   const float d = div_rn(amax, 127.0);

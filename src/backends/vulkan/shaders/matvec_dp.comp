@@ -1,0 +1,119 @@
+#version 460
+// Matrix x one vector for Q4_K and Q6_K weights with integer dot products (VK_KHR_shader_integer_dot_product):
+// the activations as q8_K blocks (int8 values at aux[2], rows of u[0] bytes; per block of 256, d
+// and the sums of its 8 runs of 32 in 48 bytes at aux[3]), written by quant_b beside its floats.
+// Four nibbles and four int8 values make one packed dot product, where the float kernel
+// (matvec_wide.comp) spends a shift and a mask on every nibble. Integer sums per half sub-block
+// are exact; as the reference, sum = d8 (d sc sum(q q8) - dmin m sum(q8)) for Q4_K and
+// d8 d sc (sum(q q8) - 32 sum(q8)) for Q6_K. 4 rows per workgroup, threads per super-block as in
+// matvec_wide. A = t[0] [K, M, a2, a3]; dst = t[4].
+#include "common.glsl"
+#extension GL_EXT_spirv_intrinsics : require
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int sdot4(uint a, uint b, spirv_literal int fmt);
+#define WG 128u
+#define ROWS 4u
+layout(local_size_x = 128) in;
+
+layout(buffer_reference, scalar, buffer_reference_align = 16) buffer u32x4_ref { uvec4 v[]; };
+
+shared float red[ROWS * (WG / 4u)];
+
+int dot16(uvec4 w, uvec4 a) {
+  return sdot4(w.x, a.x, 0) + sdot4(w.y, a.y, 0) + sdot4(w.z, a.z, 0) + sdot4(w.w, a.w, 0);
+}
+uint ld_u32_a2(uint64_t a) { return uint(u16_ref(a).v[0]) | (uint(u16_ref(a).v[1]) << 16); }
+
+void main() {
+  const tdesc A = ARGS.t[0];
+  const tdesc D = ARGS.t[4];
+  const uint Kp = ARGS.u[0];
+  const uint M = A.ne[1];
+  const uint m0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROWS;
+  if (m0 >= M) return;
+  const uint z = gl_WorkGroupID.z, b2 = D.ne[2];
+  const uint i2 = z % b2, i3 = z / b2;
+  const uint64_t row0 = row_addr(A, m0, i2 / (b2 / A.ne[2]), i3 / (D.ne[3] / A.ne[3]));
+  const uint tid = gl_LocalInvocationID.x;
+  const uint64_t qbase = ARGS.aux[2] + uint64_t(Kp) * z;
+  const uint64_t mbase = ARGS.aux[3] + uint64_t(48u) * (Kp / 256u) * z;
+  // Rows past the end read the last row again (never stored), so no load waits on a branch.
+  uint64_t rows[ROWS];
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) rows[r] = row0 + uint64_t(min(r, M - 1u - m0)) * A.nb[1];
+  float acc[ROWS];
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
+
+#if defined(TYPE_Q4_K)
+  // Thread (c, h) of a super-block reads bytes [32c + 16h, +16) of qs, whose low nibbles are
+  // elements 16h.. of sub-block 2c and high nibbles the same of sub-block 2c + 1.
+  const uint n_work = (A.ne[0] / 256u) * 8u;
+  for (uint t = tid; t < n_work; t += WG) {
+    const uint sb = t >> 3, c = (t >> 1) & 3u, h = t & 1u;
+    const uint64_t ap = qbase + 256u * sb + 64u * c + 16u * h;
+    const uvec4 alo = u32x4_ref(ap).v[0], ahi = u32x4_ref(ap + 32u).v[0];
+    const uint64_t mp = mbase + 48u * sb;
+    const float d8 = ld_f32(mp);
+    // The mins' term needs the sums of whole sub-blocks: the h = 0 thread of each pair adds it.
+    const float bs0 = h == 0u ? float(ld_i32(mp + 4u + 8u * c)) : 0.0;
+    const float bs1 = h == 0u ? float(ld_i32(mp + 8u + 8u * c)) : 0.0;
+    const uint j = 2u * c, sh = 8u * (j & 3u);
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      const uint64_t blk = rows[r] + uint64_t(sb) * 144u;
+      const uvec4 hd = u32x4_ref(blk).v[0];
+      const uvec4 q = u32x4_ref(blk + 16u + 32u * c + 16u * h).v[0];
+      const float d = h2f(hd.x & 0xffffu), dmin = h2f(hd.x >> 16);
+      // Scale / min of sub-blocks j and j + 1 (bytes sh/8 and sh/8 + 1 of the scale words).
+      const uint w0 = hd.y >> sh, w1 = hd.z >> sh, w2 = hd.w >> sh;
+      const bool lo = c < 2u;
+      const uint sc0 = lo ? (w0 & 63u) : ((w2 & 0xfu) | ((w0 >> 6) & 3u) << 4);
+      const uint m0v = lo ? (w1 & 63u) : ((w2 >> 4) & 0xfu | ((w1 >> 6) & 3u) << 4);
+      const uint sc1 = lo ? ((w0 >> 8) & 63u) : (((w2 >> 8) & 0xfu) | ((w0 >> 14) & 3u) << 4);
+      const uint m1v = lo ? ((w1 >> 8) & 63u) : (((w2 >> 12) & 0xfu) | ((w1 >> 14) & 3u) << 4);
+      const int s0 = dot16(q & 0x0f0f0f0fu, alo);
+      const int s1 = dot16((q >> 4) & 0x0f0f0f0fu, ahi);
+      acc[r] += d8 * (d * (float(sc0) * float(s0) + float(sc1) * float(s1)) - dmin * (float(m0v) * bs0 + float(m1v) * bs1));
+    }
+  }
+#elif defined(TYPE_Q6_K)
+  // 16 threads per super-block: thread (hh, l0) reads ql[64hh + l0 ..+4], ql[64hh + 32 + l0 ..+4] and
+  // qh[32hh + l0 ..+4]: elements l0.. of the four quarters of half hh (2-byte aligned blocks).
+  const uint n_work = (A.ne[0] / 256u) * 16u;
+  for (uint t = tid; t < n_work; t += WG) {
+    const uint sb = t >> 4, hh = (t >> 3) & 1u, l0 = 4u * (t & 7u);
+    const uint64_t ap = qbase + 256u * sb + 128u * hh + l0;
+    const uint a0 = u32_ref(ap).v[0], a1 = u32_ref(ap + 32u).v[0], a2 = u32_ref(ap + 64u).v[0], a3 = u32_ref(ap + 96u).v[0];
+    const float d8 = ld_f32(mbase + 48u * sb);
+    // 32 times the sums of the activations (the offset of the 6-bit quants)
+    const int o0 = 32 * sdot4(0x01010101u, a0, 0), o1 = 32 * sdot4(0x01010101u, a1, 0);
+    const int o2 = 32 * sdot4(0x01010101u, a2, 0), o3 = 32 * sdot4(0x01010101u, a3, 0);
+    const uint is = 8u * hh + l0 / 16u;
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      const uint64_t blk = rows[r] + uint64_t(sb) * 210u;
+      const uint L0 = ld_u32_a2(blk + 64u * hh + l0);
+      const uint L1 = ld_u32_a2(blk + 64u * hh + 32u + l0);
+      const uint H = ld_u32_a2(blk + 128u + 32u * hh + l0);
+      const float d = ld_f16(blk + 208u);
+      const uint64_t scp = blk + 192u + is;
+      const float c0 = float(ld_i8(scp)), c1 = float(ld_i8(scp + 2u)), c2 = float(ld_i8(scp + 4u)), c3 = float(ld_i8(scp + 6u));
+      // 6-bit q = low/high nibble of ql | 2 bits of qh << 4, four to a word.
+      const uint w0 = (L0 & 0x0f0f0f0fu) | ((H << 4) & 0x30303030u);
+      const uint w1 = (L1 & 0x0f0f0f0fu) | ((H << 2) & 0x30303030u);
+      const uint w2 = ((L0 >> 4) & 0x0f0f0f0fu) | (H & 0x30303030u);
+      const uint w3 = ((L1 >> 4) & 0x0f0f0f0fu) | ((H >> 2) & 0x30303030u);
+      acc[r] += d8 * d * (c0 * float(sdot4(w0, a0, 0) - o0) + c1 * float(sdot4(w1, a1, 0) - o1) +
+                          c2 * float(sdot4(w2, a2, 0) - o2) + c3 * float(sdot4(w3, a3, 0) - o3));
+    }
+  }
+#endif
+
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const float s = subgroupAdd(acc[r]);
+    if (subgroupElect()) red[gl_SubgroupID * ROWS + r] = s;
+  }
+  barrier();
+  if (tid < ROWS && m0 + tid < M) {
+    float s = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[i * ROWS + tid];
+    st_f32(D.addr + uint64_t(4u) * (m0 + tid) + uint64_t(i2) * D.nb[2] + uint64_t(i3) * D.nb[3], s);
+  }
+}
