@@ -78,11 +78,11 @@ if(TARGET hearth AND HEARTH_NODE_PROGRAM)
 endif()
 # --- end server
 
-# --- vulkan: the paths a device without integer dot products takes (float Q4_K/Q6_K products, rope
+# --- vulkan: the paths a device without integer dot products takes (float Q4_K/Q6_K/Q4_0... products, rope
 # and KV store as two dispatches); lavapipe has the extension, so the default run tests the other path.
 if(TARGET test_vulkan)
   add_test(NAME vulkan.without_integer_dot COMMAND test_vulkan
-           "--gtest_filter=VulkanOps.MatrixProducts:VulkanOps.Rope:Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q6_k_prompt16_full")
+           "--gtest_filter=VulkanOps.MatrixProducts:VulkanOps.Rope:Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q6_k_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q4_0_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q5_1_prompt16_full")
   set_tests_properties(vulkan.without_integer_dot PROPERTIES ENVIRONMENT "HEARTH_VK_DP=0;HEARTH_VK_ROPE_STORE=0" LABELS vulkan TIMEOUT 600)
 endif()
 # --- end vulkan

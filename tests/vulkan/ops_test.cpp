@@ -148,6 +148,20 @@ std::vector<op_case> all_cases() {
                     return b.g.get_rows(table, b.ints({6}, {3, 0, 10, 3, 7, 1}));
                   }, 0});
   }
+  // The integer dot product kernel (matvec_dp) of each type it takes: fewer rows than a workgroup's
+  // 4 and an odd count, K one block past the 128 threads' stride (65 blocks of 32 for the 2-thread
+  // types, 17 super-blocks), broadcast batches.
+  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
+    const int64_t K = block_size(t) > 32 ? 17 * 256 : 65 * 32;
+    for (int64_t M : {1, 6})
+      cs.push_back({fmt::format("mul_mat_{}_dp_m{}_n1", dtype_name(t), M), [=](case_builder& b) {
+                      return b.g.mul_mat(b.input(t, {K, M}), b.input(dtype::f32, {K, 1}, -3, 3));
+                    }, 1e-10});
+    const int64_t Kb = block_size(t) > 32 ? 256 : 64;
+    cs.push_back({fmt::format("mul_mat_{}_dp_batched_n1", dtype_name(t)), [=](case_builder& b) {
+                    return b.g.mul_mat(b.input(t, {Kb, 7, 2, 3}), b.input(dtype::f32, {Kb, 1, 4, 3}));
+                  }, 1e-10});
+  }
   // Odd K for the float types, broadcast batches, a transposed (strided) B.
   for (dtype t : {dtype::f32, dtype::f16, dtype::bf16}) {
     for (int64_t N : {3, 20})

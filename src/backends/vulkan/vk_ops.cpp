@@ -95,8 +95,8 @@ size_t attention_scratch_bytes(const tensor& n) {
 }
 
 // Where the rounded activations of a product with activations b lie in the scratch: the floats,
-// their q8_1 block sums, and (q8_K for the integer dot products) the int8 values and per block of
-// 256 its d and sums (48 bytes).
+// their q8_1 block sums, and (for the integer dot products) the int8 values and per block of 256
+// its d and sums (q8_K, 48 bytes) or per block of 32 its d (q8_0, q8_1, 4 bytes).
 struct act_regions {
   size_t sums, i8, meta, total;
 };
@@ -107,19 +107,32 @@ act_regions act_layout(const tensor& b) {
   r.sums = round_up(kp * rows * 4, 256);
   r.i8 = r.sums + round_up(kp / 32 * rows * 4 + 4, 256);
   r.meta = r.i8 + round_up(kp * rows, 256);
-  r.total = r.meta + round_up(kp / 256 * rows * 48 + 48, 256);
+  r.total = r.meta + round_up(std::max(kp / 256 * 48, kp / 32 * 4) * rows + 48, 256);
   return r;
 }
 size_t act_scratch_bytes(const tensor& b) { return act_layout(b).total; }
 
-// Q4_K and Q6_K products of one activation column with integer dot products (matvec_dp.comp), where the
-// device has them; HEARTH_VK_DP=0 keeps the float kernel (comparisons).
+// Products of one activation column with integer dot products (matvec_dp.comp) for Q4_K, Q6_K, Q4_0,
+// Q4_1, Q5_0, Q5_1 and Q8_0, where the device has them; HEARTH_VK_DP=0 keeps the float kernels
+// (comparisons).
 bool dp_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("HEARTH_VK_DP");
     return !(e && *e == '0');
   }();
   return on;
+}
+
+// Whether matvec_dp takes A: its type and the alignment of its loads (16 bytes for Q4_K, 2 for the others).
+bool dp_matvec(const tensor& a) {
+  uint64_t align = 2;
+  switch (a.type) {
+    case dtype::q4_k: align = 16; break;
+    case dtype::q6_k: case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: case dtype::q8_0: break;
+    default: return false;
+  }
+  const uint64_t addr = (uint64_t)reinterpret_cast<uintptr_t>(a.data);
+  return addr % align == 0 && a.nb[1] % align == 0 && a.nb[2] % align == 0 && a.nb[3] % align == 0;
 }
 
 // An expert-selected product with at most this many (slot, token) pairs multiplies each pair on its
@@ -895,9 +908,10 @@ class vk_stream final : public stream {
     a.aux[2] = scratch_.addr + reg.i8;
     a.aux[3] = scratch_.addr + reg.meta;
     const span scratch{scratch_.addr, scratch_.addr + scratch_bytes(n)};
-    // One column rounded to q8_K on a device with integer dot products: quant_b also writes the
-    // int8 blocks that matvec_dp reads.
-    const bool with_i8 = act == dtype::q8_k && B.ne[1] == 1 && d_.info().dot4 && dp_enabled();
+    // One column rounded to int8 blocks on a device with integer dot products: quant_b also writes
+    // the int8 values and scales that matvec_dp reads.
+    const bool with_i8 = (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && B.ne[1] == 1 && d_.info().dot4 &&
+                         dp_enabled();
     // The rounded activations stay in the scratch until the next product with other activations
     // (q, k and v, or gate and up, share theirs).
     if (glu || cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data) ||
@@ -924,7 +938,7 @@ class vk_stream final : public stream {
     const std::string t = lower(dtype_name(A.type));
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
-    if (B.ne[1] == 1 && (A.type == dtype::q4_k || A.type == dtype::q6_k) && cached_i8_ && with_i8 && wide_matvec(A)) {
+    if (B.ne[1] == 1 && cached_i8_ && with_i8 && dp_matvec(A)) {
       const uint32_t groups = (M + 3) / 4;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
       if (profile_ == 1) next_label_ = "mv_dp_" + t + " " + std::to_string(M) + "x" + std::to_string(K);

@@ -1,12 +1,15 @@
 #version 460
-// Matrix x one vector for Q4_K and Q6_K weights with integer dot products (VK_KHR_shader_integer_dot_product):
-// the activations as q8_K blocks (int8 values at aux[2], rows of u[0] bytes; per block of 256, d
-// and the sums of its 8 runs of 32 in 48 bytes at aux[3]), written by quant_b beside its floats.
+// Matrix x one vector with integer dot products (VK_KHR_shader_integer_dot_product) for Q4_K and
+// Q6_K (activations as q8_K blocks) and Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (q8_0 / q8_1 blocks of 32),
+// the int8 values written by quant_b beside its floats: rows of u[0] bytes at aux[2]; per block of
+// 256 (q8_K), d and the sums of its 8 runs of 32 in 48 bytes at aux[3]; per block of 32 (q8_0,
+// q8_1), d as a float at aux[3] and (q8_1) d * sum(q) at aux[1].
 // Four nibbles and four int8 values make one packed dot product, where the float kernel
 // (matvec_wide.comp) spends a shift and a mask on every nibble. Integer sums per half sub-block
-// are exact; as the reference, sum = d8 (d sc sum(q q8) - dmin m sum(q8)) for Q4_K and
-// d8 d sc (sum(q q8) - 32 sum(q8)) for Q6_K. 4 rows per workgroup, threads per super-block as in
-// matvec_wide. A = t[0] [K, M, a2, a3]; dst = t[4].
+// are exact; as the reference, sum = d8 (d sc sum(q q8) - dmin m sum(q8)) for Q4_K,
+// d8 d sc (sum(q q8) - 32 sum(q8)) for Q6_K, d8 d (sum(q q8) - 8 sum(q8)) for Q4_0 (16 for Q5_0,
+// 0 for Q8_0), d8 d sum(q q8) + m s8 for Q4_1 and Q5_1. 4 rows per workgroup, threads per block
+// as in matvec_wide (2 per block of 32: 16 elements each). A = t[0] [K, M, a2, a3]; dst = t[4].
 #include "common.glsl"
 #extension GL_EXT_spirv_intrinsics : require
 spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
@@ -16,6 +19,7 @@ int sdot4(uint a, uint b, spirv_literal int fmt);
 layout(local_size_x = 128) in;
 
 layout(buffer_reference, scalar, buffer_reference_align = 16) buffer u32x4_ref { uvec4 v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 8) buffer u32x2_ref { uvec2 v[]; };
 
 shared float red[ROWS * (WG / 4u)];
 
@@ -23,6 +27,8 @@ int dot16(uvec4 w, uvec4 a) {
   return sdot4(w.x, a.x, 0) + sdot4(w.y, a.y, 0) + sdot4(w.z, a.z, 0) + sdot4(w.w, a.w, 0);
 }
 uint ld_u32_a2(uint64_t a) { return uint(u16_ref(a).v[0]) | (uint(u16_ref(a).v[1]) << 16); }
+// Bits 0..3 of b as bit 4 of the four bytes of a word (the fifth bit of Q5_0 / Q5_1 quants).
+uint hbits(uint b) { return ((b & 0xfu) * 0x00204081u & 0x01010101u) << 4; }
 
 void main() {
   const tdesc A = ARGS.t[0];
@@ -102,6 +108,72 @@ void main() {
       const uint w3 = ((L1 >> 4) & 0x0f0f0f0fu) | ((H >> 2) & 0x30303030u);
       acc[r] += d8 * d * (c0 * float(sdot4(w0, a0, 0) - o0) + c1 * float(sdot4(w1, a1, 0) - o1) +
                           c2 * float(sdot4(w2, a2, 0) - o2) + c3 * float(sdot4(w3, a3, 0) - o3));
+    }
+  }
+#elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1) || defined(TYPE_Q5_0) || defined(TYPE_Q5_1) || defined(TYPE_Q8_0)
+#if defined(TYPE_Q4_0)
+#define OFFSET_Q 8
+#define BLK_BYTES 18u
+#define QS_OFF 2u
+#elif defined(TYPE_Q4_1)
+#define BLK_BYTES 20u
+#define QS_OFF 4u
+#elif defined(TYPE_Q5_0)
+#define OFFSET_Q 16
+#define BLK_BYTES 22u
+#define QS_OFF 6u
+#define QH_OFF 2u
+#elif defined(TYPE_Q5_1)
+#define BLK_BYTES 24u
+#define QS_OFF 8u
+#define QH_OFF 4u
+#elif defined(TYPE_Q8_0)
+#define BLK_BYTES 34u
+#define QS_OFF 2u
+#endif
+  // 2 threads per block of 32: thread p takes elements 8p..8p+7 and 16+8p..16+8p+7, for the 4-bit
+  // types the low and high nibbles of qs[8p ..+8], for Q8_0 qs[8p ..+8] and qs[16 + 8p ..+8].
+  const uint n_blocks = A.ne[0] / 32u;
+  const uint64_t dbase = ARGS.aux[3] + uint64_t(4u) * (Kp / 32u) * z;
+#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+  const uint64_t sbase = ARGS.aux[1] + uint64_t(4u) * (Kp / 32u) * z;
+#endif
+  for (uint t = tid; t < 2u * n_blocks; t += WG) {
+    const uint bi = t >> 1, p = t & 1u;
+    const uint64_t ap = qbase + 32u * bi + 8u * p;
+    const uvec2 a = u32x2_ref(ap).v[0], b = u32x2_ref(ap + 16u).v[0];
+    const float d8 = ld_f32(dbase + 4u * bi);
+#if defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
+    const int off = OFFSET_Q * (sdot4(0x01010101u, a.x, 0) + sdot4(0x01010101u, a.y, 0) +
+                                             sdot4(0x01010101u, b.x, 0) + sdot4(0x01010101u, b.y, 0));
+#endif
+#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+    // The minimum's term d * sum(q8) of the block, added once (by its p = 0 thread).
+    const float s8 = p == 0u ? ld_f32(sbase + 4u * bi) : 0.0;
+#endif
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      const uint64_t blk = rows[r] + uint64_t(bi) * BLK_BYTES;
+      const float d = ld_f16(blk);
+#if defined(TYPE_Q8_0)
+      const uint64_t qp = blk + QS_OFF + 8u * p;
+      const int s = sdot4(ld_u32_a2(qp), a.x, 0) + sdot4(ld_u32_a2(qp + 4u), a.y, 0) +
+                    sdot4(ld_u32_a2(qp + 16u), b.x, 0) + sdot4(ld_u32_a2(qp + 20u), b.y, 0);
+#else
+      const uint x0 = ld_u32_a2(blk + QS_OFF + 8u * p), x1 = ld_u32_a2(blk + QS_OFF + 4u + 8u * p);
+      uint l0 = x0 & 0x0f0f0f0fu, l1 = x1 & 0x0f0f0f0fu, h0 = (x0 >> 4) & 0x0f0f0f0fu, h1 = (x1 >> 4) & 0x0f0f0f0fu;
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+      const uint qh = ld_u32_a2(blk + QH_OFF) >> (8u * p);
+      l0 |= hbits(qh); l1 |= hbits(qh >> 4); h0 |= hbits(qh >> 16); h1 |= hbits(qh >> 20);
+#endif
+      const int s = sdot4(l0, a.x, 0) + sdot4(l1, a.y, 0) + sdot4(h0, b.x, 0) + sdot4(h1, b.y, 0);
+#endif
+#if defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
+      acc[r] += d * d8 * float(s - off);
+#elif defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+      acc[r] += d * d8 * float(s) + ld_f16(blk + 2u) * s8;
+#else
+      acc[r] += d * d8 * float(s);
+#endif
     }
   }
 #endif

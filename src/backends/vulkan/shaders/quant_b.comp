@@ -2,6 +2,7 @@
 // Rounds the activations B of a matrix product to vec_dot_type(A) exactly as the CPU reference
 // does (q8_0 / q8_1 / q8_K blocks, f16, bf16) and writes them back as floats, contiguous rows of
 // u[0] (K rounded up to 16, zero padded) at aux[0]. For q8_1, aux[1] receives each block's f16 sum.
+// u[7] = 1: also the int8 values and block scales for the integer dot products (matvec_dp.comp).
 // u[6] = 1: B is the swiglu of t[2] and t[3], computed here (as eltwise.comp) and also stored in B.
 #include "common.glsl"
 layout(local_size_x = 256) in;
@@ -95,6 +96,12 @@ void main() {
   const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
   const int q = clamp(int(roundEven(x * id)), -128, 127);
   y = round_f16(d) * float(q);
+  if (ARGS.u[7] != 0u && r < n_rows) {
+    // Also as int8 blocks for the integer dot products: the values (rows of Kp bytes at aux[2])
+    // and per block of 32 its d as a float at aux[3] (q8_1: d * sum(q) at aux[1] as always).
+    i8_ref(ARGS.aux[2]).v[e] = int8_t(q);
+    if (tid == base) st_f32(ARGS.aux[3] + uint64_t(4u) * (r * (Kp / 32u) + k / 32u), round_f16(d));
+  }
 #if defined(ACT_Q8_1)
   barrier();
   sh_a[tid] = float(q);  // integer sums of at most 32 * 128 are exact in float
