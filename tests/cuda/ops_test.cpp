@@ -334,6 +334,48 @@ std::vector<op_case> all_cases() {
                  tensor* vs = b.g.set_rows(b.rand(dtype::f32, {48, 10}), b.rand(dtype::f32, {48, 3}), ids);
                  return b.g.add(ks, vs);
                }, 1e-12});
+  // A layer's ropes, KV cache writes, attention and output product as the model graph orders them:
+  // the ropes also store the keys and values (one launch), and for one token the attention also
+  // rounds its output for the product (heads sharing a q8_K block: hd 64 and 128; whole blocks:
+  // q8_0 / q8_1). q_computed: the queries come from a node whose last reader is their rope (as the
+  // product in a model), so the keys' rope result may take their memory and the two ropes cannot
+  // run together: the keys' rope stores alone.
+  for (dtype wt : {dtype::q4_0, dtype::q4_1, dtype::q4_k, dtype::q6_k}) {
+    for (bool q_computed : {false, true}) {
+      for (int64_t hd : {64, 128}) {
+        for (int64_t n : {1, 3}) {
+          const std::string name = std::string("rope_store_attention_") + dtype_name(wt) + "_hd" + std::to_string(hd) + "_n" + std::to_string(n) +
+                                   (q_computed ? "_qc" : "");
+          v.push_back({name, [wt, hd, n, q_computed](builder& b) {
+                         const int64_t n_head = 8, n_head_kv = 2, n_kv = 40;
+                         const dtype kvt = hd == 128 ? dtype::f16 : dtype::f32;
+                         tensor* pos = b.i32({n}, n == 1 ? std::vector<int32_t>{17} : std::vector<int32_t>{5, 6, 30});
+                         tensor* ids = b.i32({n}, n == 1 ? std::vector<int32_t>{17} : std::vector<int32_t>{5, 6, 30});
+                         rope_params rp{};
+                         rp.n_rot = (int32_t)hd;
+                         rp.mode = wt == dtype::q4_1 ? rope_mode::neox : rope_mode::normal;
+                         rp.n_ctx_orig = 4096;
+                         rp.freq_base = 10000.0f;
+                         rp.freq_scale = 1.0f;
+                         rp.attn_factor = 1.0f;
+                         tensor* qx = b.rand(dtype::f32, {hd, n_head, n});
+                         if (q_computed) qx = b.g.scale(qx, 1.0f, 0.0f);
+                         tensor* q = b.g.rope(qx, pos, nullptr, rp);
+                         tensor* k = b.g.rope(b.rand(dtype::f32, {hd, n_head_kv, n}), pos, nullptr, rp);
+                         tensor* kc = b.rand(kvt, {hd * n_head_kv, n_kv});
+                         tensor* vc = b.rand(kvt, {hd * n_head_kv, n_kv});
+                         tensor* ks = b.g.set_rows(kc, b.g.reshape(k, {hd * n_head_kv, n}), ids);
+                         tensor* vs = b.g.set_rows(vc, b.rand(dtype::f32, {hd * n_head_kv, n}), ids);
+                         const size_t e = type_size(kvt);
+                         tensor* kv_ = b.g.view(ks, {hd, n_head_kv, n_kv}, {(size_t)hd * e, kc->nb[1]}, 0);
+                         tensor* vv_ = b.g.view(vs, {hd, n_head_kv, n_kv}, {(size_t)hd * e, vc->nb[1]}, 0);
+                         tensor* att = b.g.attention(q, kv_, vv_, b.mask(n_kv, n, 30), 1.0f / std::sqrt((float)hd));
+                         return b.g.mul_mat(b.rand(wt, {hd * n_head, 37}), b.g.reshape(att, {hd * n_head, n}));
+                       }, 1e-9});
+        }
+      }
+    }
+  }
   v.push_back({"cont_permuted", [](builder& b) { return b.g.cont(b.g.permute(b.rand(dtype::f32, {9, 5, 4}), 2, 0, 1, 3)); }, 1e-14});
   v.push_back({"top_k", [](builder& b) {
                  std::vector<float> x(16 * 5);

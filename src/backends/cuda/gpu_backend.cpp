@@ -176,21 +176,27 @@ struct run_state {
   const tensor* last_b = nullptr;
   dtype last_type = dtype::f32;
   std::vector<char> done;  // nodes already run ahead of their place (grouped products)
+  unsigned* counters = nullptr;  // attention_counters zeroed words (attention rounding)
 };
 
-bool fusion_enabled() {
-  static const bool on = [] {
+// HEARTH_GPU_FUSE: 0 no fused kernels, 1 without the rope -> KV cache store and attention ->
+// rounding fusions (comparisons), otherwise (the default) all.
+int fusion_level() {
+  static const int level = [] {
     const char* e = std::getenv("HEARTH_GPU_FUSE");
-    return !(e && std::strcmp(e, "0") == 0);
+    return e && *e ? std::atoi(e) : 2;
   }();
-  return on;
+  return level;
 }
+bool fusion_enabled() { return fusion_level() != 0; }
+bool fusion2_enabled() { return fusion_level() >= 2; }
 
 void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, run_state& st);
 
-void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* scratch, node_profile* prof = nullptr) {
+void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* scratch, unsigned* counters, node_profile* prof = nullptr) {
   run_state st;
   st.done.assign(work.size(), 0);
+  st.counters = counters;
   for (size_t i = 0; i < work.size(); ++i) {
     if (st.done[i]) continue;
     const tensor* n = work[i];
@@ -304,6 +310,27 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       return std::any_of(std::begin(r->src), std::end(r->src), [&](const tensor* t) { return t && overlaps(*w, *t); });
     };
     const bool independent = !overlaps(*n, *n2) && !reads(n2, n) && !reads(n, n2);
+    // [rope q,] rope k, then the keys' and values' cache writes: one launch, when the cache writes
+    // touch nothing the ropes read or write and the values do not overlap the ropes' results.
+    // (The two ropes are rarely independent in a model graph: the allocator may give the keys'
+    // rope result the memory of the queries, whose last reader is the queries' rope.)
+    for (int with_q = 1; with_q >= 0 && fusion2_enabled(); --with_q) {
+      const size_t k_at = i + (size_t)with_q;
+      if ((with_q && !independent) || k_at + 2 >= work.size() || st.done[k_at] || st.done[k_at + 1] || st.done[k_at + 2]) continue;
+      const tensor *rq = with_q ? n : nullptr, *rk = work[k_at], *sk = work[k_at + 1], *sv = work[k_at + 2];
+      if (!can_rope_store(rq, *rk, *sk, *sv)) continue;
+      bool safe = !overlaps(*sk, *sv) && !reads(sv, sk) && !reads(sk, sv);
+      for (const tensor* r : {rq, rk}) {
+        if (!r) continue;
+        for (const tensor* w : {sk, sv}) safe = safe && !reads(r, w) && !overlaps(*w, *r);
+        safe = safe && !overlaps(*r, *sv->src[1]) && !overlaps(*r, *sk->src[2]);
+      }
+      if (safe) {
+        run_rope_store(rq, *rk, *sk, *sv, s);
+        i = k_at + 2;
+        return;
+      }
+    }
     if (independent && can_pair_rope(*n, *n2)) {
       run_rope_pair(*n, *n2, s);
       i += 1;
@@ -312,6 +339,17 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
     if (independent && can_pair_set_rows(*n, *n2)) {
       run_set_rows_pair(*n, *n2, s);
       i += 1;
+      return;
+    }
+  }
+  // attention whose output rows the next product reads: the attention rounds them for it
+  if (n->op == op::attention && fusion2_enabled() && st.counters && i + 1 < work.size() && !st.done[i + 1]) {
+    const tensor& next = *work[i + 1];
+    const dtype act = attention_round_type(*n, next);
+    if (act != dtype::f32) {
+      run_attention(*n, s, scratch, act, st.counters);
+      st.last_b = next.src[1];
+      st.last_type = act;
       return;
     }
   }
@@ -382,6 +420,7 @@ class gpu_stream final : public stream {
     (void)gpuStreamSynchronize(s_);
     if (exec_) (void)gpuGraphExecDestroy(exec_);
     if (scratch_) (void)gpuFree(scratch_);
+    if (counters_) (void)gpuFree(counters_);
     if (pinned_) (void)gpuFreeHost(pinned_);
     (void)gpuStreamDestroy(s_);
   }
@@ -404,6 +443,12 @@ class gpu_stream final : public stream {
       need = std::max(need, scratch_bytes(*n));
     }
     if (work.empty()) return;
+    if (!counters_) {
+      void* p = nullptr;
+      check(gpuMalloc(&p, attention_counters * sizeof(unsigned)), "allocate counters");
+      check(gpuMemsetAsync(p, 0, attention_counters * sizeof(unsigned), s_), "clear counters");
+      counters_ = static_cast<unsigned*>(p);
+    }
     if (need > scratch_bytes_) {
       check(gpuStreamSynchronize(s_), "synchronize");
       if (scratch_) (void)gpuFree(scratch_);
@@ -413,7 +458,7 @@ class gpu_stream final : public stream {
       scratch_bytes_ = need;
     }
     if (!graphs_) {
-      run_nodes(work, s_, scratch_, prof_.get());
+      run_nodes(work, s_, scratch_, counters_, prof_.get());
       check_launches();
       return;
     }
@@ -482,7 +527,7 @@ class gpu_stream final : public stream {
   void record(const std::vector<const tensor*>& work) {
     gpuGraph_t g = nullptr;
     check(gpuStreamBeginCaptureRelaxed(s_), "begin graph capture");
-    run_nodes(work, s_, scratch_);
+    run_nodes(work, s_, scratch_, counters_);
     const gpuError_t e = gpuStreamEndCapture(s_, &g);
     check_launches();
     check(e, "end graph capture");
@@ -509,6 +554,7 @@ class gpu_stream final : public stream {
   std::vector<int64_t> key_next_;
   uint8_t* scratch_ = nullptr;
   size_t scratch_bytes_ = 0;
+  unsigned* counters_ = nullptr;
   bool graphs_ = true;
   gpuGraphExec_t exec_ = nullptr;
   std::vector<int64_t> key_;

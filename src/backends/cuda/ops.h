@@ -36,10 +36,20 @@ bool can_pair_rope(const tensor& a, const tensor& b);
 void run_rope_pair(const tensor& a, const tensor& b, gpuStream_t s);
 bool can_pair_set_rows(const tensor& a, const tensor& b);
 void run_set_rows_pair(const tensor& a, const tensor& b, gpuStream_t s);
+// rope q (optional), rope k, set_rows of rope k's result (keys cache), set_rows of the values
+// (values cache) as one launch: the keys' rope also stores its result, extra blocks store the values.
+bool can_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const tensor& sv);
+void run_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const tensor& sv, gpuStream_t s);
 void run_top_k(const tensor& dst, gpuStream_t s);
 void run_gather(const tensor& dst, gpuStream_t s);
 void run_moe_sum(const tensor& dst, gpuStream_t s);
-void run_attention(const tensor& dst, gpuStream_t s);
+// round_to: when not nullptr, the output rows are also rounded to act (q8_0, q8_1 or q8_k) into it
+// for the product after it; counters: attention_counters zeroed unsigned (heads sharing a block).
+void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to = nullptr, dtype act = dtype::f32, unsigned* counters = nullptr);
+constexpr int64_t attention_counters = 4096;
+// The activation format the attention may round its output into for next (a matrix x vector
+// product of it), or f32 when it should not.
+dtype attention_round_type(const tensor& attn, const tensor& next, int64_t max_counters = attention_counters);
 // Bytes of one row of K activations rounded for weights of type t (the scratch layout: row r of
 // src1, in row order, at r * act_row_bytes).
 size_t act_row_bytes(dtype t, int64_t K);

@@ -1,8 +1,10 @@
 // Fused attention over the KV cache (f32 or f16 storage): one block per (query head, token); its
 // warps stride over the cache cells with an online softmax, then merge their partial sums. Masked
-// cells (-inf) are skipped entirely, so a fully masked row gives zeros as in the reference.
+// cells (-inf) are skipped entirely, so a fully masked row gives zeros as in the reference. For the
+// product that reads its output (token generation) it may also round that output to the product's
+// activation format, which saves the product's rounding kernel.
+#include "backends/cuda/mmv.cuh"
 #include "backends/cuda/ops.h"
-#include "backends/cuda/quant.cuh"
 
 namespace hearth::gpu {
 
@@ -15,6 +17,14 @@ struct attn_args {
   tdesc q, k, v, mask, dst;
   float scale, cap;
   int group;  // query heads per KV head
+  // Optional: each token's output row also rounded to activation blocks of qk values (32: q8_0 /
+  // q8_1, 256: q8_K) at act + t * act_rb for the product that reads it. hpb > 1 heads share a
+  // block: the last of them to finish (counted in counters, reset to 0 by it) rounds it.
+  uint8_t* act;
+  int64_t act_rb;
+  int qk, hpb;
+  bool with_sum;
+  unsigned* counters;
 };
 
 template <bool KF16, int VPL>  // VPL: value elements per lane (hd_v / 32 rounded up)
@@ -22,6 +32,7 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   __shared__ float qs[k_max_hd];
   __shared__ float part_m[k_warps], part_l[k_warps];
   __shared__ float part_acc[k_warps][k_max_hd];
+  __shared__ bool last;
   const int h = blockIdx.x, t = blockIdx.y;
   const int kh = h / a.group;
   const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
@@ -73,18 +84,55 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   float* out = reinterpret_cast<float*>(a.dst.data + h * a.dst.nb[1] + t * a.dst.nb[2]);
   if (M == -INFINITY) {
     for (int i = threadIdx.x; i < hd_v; i += blockDim.x) out[i] = 0.0f;
+  } else {
+    float L = 0.0f;
+    for (int i = 0; i < k_warps; ++i)
+      if (part_m[i] != -INFINITY) L += part_l[i] * expf(part_m[i] - M);
+    const float inv = 1.0f / L;
+    for (int i = threadIdx.x; i < hd_v; i += blockDim.x) {
+      float o = 0.0f;
+      for (int ww = 0; ww < k_warps; ++ww)
+        if (part_m[ww] != -INFINITY) o += part_acc[ww][i] * expf(part_m[ww] - M);
+      out[i] = o * inv;
+    }
+  }
+  if (a.qk == 0) return;
+  // rounding for the next product (the token's row: heads side by side, contiguous)
+  const float* orow = reinterpret_cast<const float*>(a.dst.data + t * a.dst.nb[2]);
+  uint8_t* arow = a.act + t * a.act_rb;
+  if (a.hpb == 1) {
+    __syncthreads();  // the head's values are written
+    const int nb = hd_v / a.qk;
+    for (int ib = w; ib < nb; ib += k_warps) {
+      const int64_t gb = (int64_t)h * nb + ib;  // block index in the row
+      if (a.qk == 256) {
+        float v[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) v[k] = orow[gb * 256 + lane * 8 + k];
+        quant_q8_256(v, reinterpret_cast<a8_256*>(arow) + gb, lane);
+      } else {
+        quant_q8_32(orow[gb * 32 + lane], reinterpret_cast<a8_32*>(arow) + gb, lane, a.with_sum);
+      }
+    }
     return;
   }
-  float L = 0.0f;
-  for (int i = 0; i < k_warps; ++i)
-    if (part_m[i] != -INFINITY) L += part_l[i] * expf(part_m[i] - M);
-  const float inv = 1.0f / L;
-  for (int i = threadIdx.x; i < hd_v; i += blockDim.x) {
-    float o = 0.0f;
-    for (int ww = 0; ww < k_warps; ++ww)
-      if (part_m[ww] != -INFINITY) o += part_acc[ww][i] * expf(part_m[ww] - M);
-    out[i] = o * inv;
+  // heads h0 .. h0 + hpb - 1 share one q8_K block: the last block to finish rounds it
+  __threadfence();  // this thread's writes are visible to the other blocks
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned* c = a.counters + (int64_t)t * (gridDim.x / a.hpb) + h / a.hpb;
+    last = atomicAdd(c, 1u) == (unsigned)a.hpb - 1;
+    if (last) atomicExch(c, 0u);  // every head of the group has counted: ready for the next run
   }
+  __syncthreads();
+  if (!last || w != 0) return;
+  __threadfence();
+  const int64_t gb = h / a.hpb;
+  const volatile float* vo = orow;  // written by other blocks: not through the L1 cache
+  float v[8];
+#pragma unroll
+  for (int k = 0; k < 8; ++k) v[k] = vo[gb * 256 + lane * 8 + k];
+  quant_q8_256(v, reinterpret_cast<a8_256*>(arow) + gb, lane);
 }
 
 tdesc desc(const tensor& t) {
@@ -106,8 +154,31 @@ bool attention_supported(const tensor& n) {
          k.nb[0] == type_size(k.type) && v.nb[0] == type_size(v.type);
 }
 
-void run_attention(const tensor& dst, gpuStream_t s) {
-  attn_args a;
+dtype attention_round_type(const tensor& attn, const tensor& next, int64_t max_counters) {
+  if (attn.op != op::attention || next.op != op::mul_mat || !mmv_eligible(next)) return dtype::f32;
+  const tensor& b = *next.src[1];
+  const int64_t hd_v = attn.ne[0], n_head = attn.ne[1];
+  if (b.data != attn.data || attn.type != dtype::f32 || !attn.is_contiguous() || attn.ne[3] != 1 || !b.is_contiguous() ||
+      b.ne[0] != hd_v * n_head || b.nrows() != attn.ne[2] || attn.ne[2] >= 65535)
+    return dtype::f32;
+  const dtype act = vec_dot_type(next.src[0]->type);
+  if (act != dtype::q8_0 && act != dtype::q8_1 && act != dtype::q8_k) return dtype::f32;
+  const int64_t qk = block_size(act);
+  if (hd_v % qk == 0) return act;
+  if (qk == 256 && 256 % hd_v == 0 && n_head % (256 / hd_v) == 0 && n_head / (256 / hd_v) * attn.ne[2] <= max_counters) return act;
+  return dtype::f32;
+}
+
+void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to, dtype act, unsigned* counters) {
+  attn_args a{};
+  if (round_to) {
+    a.act = round_to;
+    a.act_rb = (int64_t)act_format_row_bytes(act, dst.ne[0] * dst.ne[1]);
+    a.qk = (int)block_size(act);
+    a.hpb = dst.ne[0] % a.qk == 0 ? 1 : a.qk / (int)dst.ne[0];
+    a.with_sum = act == dtype::q8_1;
+    a.counters = counters;
+  }
   a.q = desc(*dst.src[0]);
   a.k = desc(*dst.src[1]);
   a.v = desc(*dst.src[2]);

@@ -1,7 +1,9 @@
 // Element-wise, normalisation, rotary, data-movement and mixture-of-experts routing kernels. Each
 // follows the CPU reference (src/backends/cpu/ops) op for op; the launchers at the bottom read
 // shapes and strides from the graph tensors.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/ops.h"
@@ -241,6 +243,75 @@ __global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc 
   }
 }
 
+// The same with each thread's values (n / blockDim.x of them, at most k_norm_regs) kept in
+// registers from the first load to the last store, and the rounding reading the output row from
+// shared memory (dynamic, n floats, when QK != 0): a row is one block, so every pass over global
+// memory is latency on the critical path. Same arithmetic, same order as k_add_norm_mul.
+constexpr int k_norm_regs = 8;
+template <bool Rms, bool HasAdd, int QK = 0>
+__global__ void k_add_norm_mul_reg(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps, uint8_t* act = nullptr,
+                                   int64_t act_rb = 0, bool with_sum = false) {
+  extern __shared__ float row_out[];
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const int64_t i1 = r % out.ne[1], i2 = (r / out.ne[1]) % out.ne[2], i3 = r / (out.ne[1] * out.ne[2]);
+  const int n = (int)out.ne[0];
+  const int per = n / (int)blockDim.x;
+  const float* x = f32_at(a, 0, i1, i2, i3);
+  float v[k_norm_regs];
+  if (HasAdd) {
+    const float* y = f32_at(b, 0, i1, i2, i3);
+    float* xs = f32_at(sum, 0, i1, i2, i3);
+HEARTH_UNROLL
+    for (int k = 0; k < k_norm_regs; ++k) {
+      if (k < per) {
+        const int i = k * (int)blockDim.x + (int)threadIdx.x;
+        v[k] = x[i] + y[i];
+        xs[i] = v[k];
+      }
+    }
+  } else {
+HEARTH_UNROLL
+    for (int k = 0; k < k_norm_regs; ++k)
+      if (k < per) v[k] = x[k * (int)blockDim.x + (int)threadIdx.x];
+  }
+  float mean = 0.0f;
+  if (!Rms) {
+    float s = 0.0f;
+HEARTH_UNROLL
+    for (int k = 0; k < k_norm_regs; ++k)
+      if (k < per) s += v[k];
+    mean = block_sum(s, red) / (float)n;
+  }
+  float s2 = 0.0f;
+HEARTH_UNROLL
+  for (int k = 0; k < k_norm_regs; ++k) {
+    if (k < per) {
+      const float d = v[k] - mean;
+      s2 += d * d;
+    }
+  }
+  const float scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+  float* yn = f32_at(normed, 0, i1, i2, i3);
+  float* yo = f32_at(out, 0, i1, i2, i3);
+  const float* wv = reinterpret_cast<const float*>(w.data);
+HEARTH_UNROLL
+  for (int k = 0; k < k_norm_regs; ++k) {
+    if (k < per) {
+      const int i = k * (int)blockDim.x + (int)threadIdx.x;
+      const float o = (v[k] - mean) * scale;
+      const float m = o * wv[i];
+      yn[i] = o;
+      yo[i] = m;
+      if constexpr (QK != 0) row_out[i] = m;
+    }
+  }
+  if constexpr (QK != 0) {
+    __syncthreads();
+    round_row<QK>(row_out, n, act + r * act_rb, with_sum, threadIdx.x / warp, blockDim.x / warp, threadIdx.x % warp);
+  }
+}
+
 __global__ void k_softmax(tdesc a, tdesc mask, bool has_mask, tdesc dst, float scale) {
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
@@ -280,10 +351,41 @@ __device__ __forceinline__ float yarn_ramp(float low, float high, int i0) {
   return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
 }
 
+// The KV cache stores that follow the ropes of a layer (k_rope<true>): the keys' rope result and
+// the values, row ids[t] of each cache (f32 or f16).
+struct rope_store_args {
+  tdesc kc, vc, v;
+  const uint8_t* ids;
+  int64_t ids_nb, n2;  // n2: heads of x2 (the keys)
+  bool kf16, vf16;
+};
+
+__device__ __forceinline__ void store_elem(uint8_t* row, bool f16, int64_t e, float v) {
+  if (f16) reinterpret_cast<uint16_t*>(row)[e] = f2h(v);
+  else reinterpret_cast<float*>(row)[e] = v;
+}
+
 // Heads blockIdx.x < n1 of x, the rest of x2 (two ropes of the same positions and parameters).
-__global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, const int32_t* pos, const float* factors, rope_args ra) {
+// Store: x2's result also goes into the key cache, and blocks past the heads copy the values into
+// the value cache (the set_rows of both, fused).
+template <bool Store = false>
+__global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, const int32_t* pos, const float* factors, rope_args ra,
+                       rope_store_args st = {}) {
   int64_t h = blockIdx.x;
   const int64_t t = blockIdx.y;
+  uint8_t* krow = nullptr;  // Store: the key cache row of token t (nullptr: not a key head, or an id out of range)
+  if constexpr (Store) {
+    const int32_t id = *reinterpret_cast<const int32_t*>(st.ids + t * st.ids_nb);
+    if (h >= n1 + st.n2) {  // value copy
+      if (id < 0 || id >= st.vc.ne[1]) return;
+      const float* vr = reinterpret_cast<const float*>(st.v.data + t * st.v.nb[1]);
+      uint8_t* row = st.vc.data + (int64_t)id * st.vc.nb[1];
+      const int64_t nvb = gridDim.x - n1 - st.n2;
+      for (int64_t e = (h - n1 - st.n2) * blockDim.x + threadIdx.x; e < st.v.ne[0]; e += nvb * blockDim.x) store_elem(row, st.vf16, e, vr[e]);
+      return;
+    }
+    if (h >= n1 && id >= 0 && id < st.kc.ne[1]) krow = st.kc.data + (int64_t)id * st.kc.nb[1];
+  }
   if (h >= n1) {
     h -= n1;
     x = x2;
@@ -293,9 +395,16 @@ __global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, con
   if (i0 >= x.ne[0]) return;
   const float* in = f32_at(x, 0, h, t, 0);
   float* out = f32_at(dst, 0, h, t, 0);
+  const int64_t kbase = h * x.ne[0];  // the head's first element in the cache row
+  auto put = [&](int i, float v) {
+    out[i] = v;
+    if constexpr (Store) {
+      if (krow) store_elem(krow, st.kf16, kbase + i, v);
+    }
+  };
   if (i0 >= ra.n_dims) {
-    out[i0] = in[i0];
-    if (i0 + 1 < x.ne[0]) out[i0 + 1] = in[i0 + 1];
+    put(i0, in[i0]);
+    if (i0 + 1 < x.ne[0]) put(i0 + 1, in[i0 + 1]);
     return;
   }
   // The angle advances by repeated multiplication, as in the reference.
@@ -315,12 +424,12 @@ __global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, con
   if (ra.neox) {
     const int half = ra.n_dims / 2, i = i0 / 2;
     const float x0 = in[i], x1 = in[i + half];
-    out[i] = x0 * c - x1 * s;
-    out[i + half] = x0 * s + x1 * c;
+    put(i, x0 * c - x1 * s);
+    put(i + half, x0 * s + x1 * c);
   } else {
     const float x0 = in[i0], x1 = in[i0 + 1];
-    out[i0] = x0 * c - x1 * s;
-    out[i0 + 1] = x0 * s + x1 * c;
+    put(i0, x0 * c - x1 * s);
+    put(i0 + 1, x0 * s + x1 * c);
   }
 }
 
@@ -491,12 +600,40 @@ void run_glu_round(const tensor& n, gpuStream_t s, uint8_t* scratch, dtype act) 
   }
 }
 
+// HEARTH_GPU_NORM_REG=0: the fused norms without the register-resident kernel (comparisons).
+bool norm_reg_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_GPU_NORM_REG");
+    return !(e && *e == '0');
+  }();
+  return on;
+}
+
 void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s, uint8_t* round_to, dtype act) {
   const unsigned rows = (unsigned)norm.nrows();
   const int threads = norm.ne[0] >= 1024 ? 1024 : norm.ne[0] >= 256 ? 256 : 64;
   const float eps = norm.p.f(0);
   const bool rms = norm.op == op::rms_norm;
   const tdesc w = desc(*mul.src[1]), nd = desc(norm), md = desc(mul);
+  const int64_t n = norm.ne[0];
+  if (norm_reg_enabled() && n % threads == 0 && n / threads <= k_norm_regs && n * 4 <= 32768) {
+    const tdesc a = desc(add ? *add->src[0] : *norm.src[0]);
+    const tdesc b = add ? desc(*add->src[1]) : a, sd = add ? desc(*add) : a;
+    const int64_t rb = round_to ? (int64_t)act_format_row_bytes(act, mul.ne[0]) : 0;
+    const bool ws = act == dtype::q8_1;
+    const size_t sh = round_to ? (size_t)n * 4 : 0;
+    // one kernel per (norm kind, add, rounding block size)
+#define HEARTH_NORM_REG(R, H)                                                                                                        \
+  if (!round_to) k_add_norm_mul_reg<R, H><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);                                       \
+  else if (act == dtype::q8_k) k_add_norm_mul_reg<R, H, 256><<<rows, threads, sh, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws); \
+  else k_add_norm_mul_reg<R, H, 32><<<rows, threads, sh, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws);
+    if (rms && add) { HEARTH_NORM_REG(true, true) }
+    else if (rms) { HEARTH_NORM_REG(true, false) }
+    else if (add) { HEARTH_NORM_REG(false, true) }
+    else { HEARTH_NORM_REG(false, false) }
+#undef HEARTH_NORM_REG
+    return;
+  }
   if (round_to) {
     const int64_t rb = (int64_t)act_format_row_bytes(act, mul.ne[0]);
     const bool ws = act == dtype::q8_1;
@@ -558,7 +695,7 @@ void run_rope(const tensor& dst, gpuStream_t s) {
   const dim3 grid((unsigned)x.ne[1], (unsigned)x.ne[2]);
   const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
   const tdesc xd = desc(x), dd = desc(dst);
-  k_rope<<<grid, threads, 0, s>>>(xd, dd, xd, dd, x.ne[1], static_cast<const int32_t*>(dst.src[1]->data), factors, ra);
+  k_rope<<<grid, threads, 0, s>>>(xd, dd, xd, dd, x.ne[1], static_cast<const int32_t*>(dst.src[1]->data), factors, ra, {});
 }
 
 bool can_pair_rope(const tensor& a, const tensor& b) {
@@ -575,7 +712,41 @@ void run_rope_pair(const tensor& a, const tensor& b, gpuStream_t s) {
   const dim3 grid((unsigned)(x.ne[1] + b.src[0]->ne[1]), (unsigned)x.ne[2]);
   const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
   k_rope<<<grid, threads, 0, s>>>(desc(x), desc(a), desc(*b.src[0]), desc(b), x.ne[1], static_cast<const int32_t*>(a.src[1]->data),
-                                  factors, ra);
+                                  factors, ra, {});
+}
+
+bool can_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const tensor& sv) {
+  if (rq ? !can_pair_rope(*rq, rk) : (rk.op != op::rope || rk.src[0]->ne[3] != 1)) return false;
+  if (!can_pair_set_rows(sk, sv)) return false;
+  const tensor& kv = *sk.src[1];
+  // the keys' set_rows stores rk's result, one row of all its heads per token
+  if (kv.data != rk.data || !rk.is_contiguous() || rk.type != dtype::f32 || !kv.is_contiguous() || kv.ne[0] != rk.ne[0] * rk.ne[1] ||
+      kv.ne[1] != rk.ne[2] || kv.ne[2] != 1 || kv.ne[3] != 1)
+    return false;
+  const tensor& vv = *sv.src[1];
+  return sk.src[2]->ne[0] == rk.ne[2] && vv.ne[1] == rk.ne[2] && vv.ne[2] == 1 && vv.ne[3] == 1 && sk.src[0]->ne[2] == 1 &&
+         sk.src[0]->ne[3] == 1 && sv.src[0]->ne[2] == 1 && sv.src[0]->ne[3] == 1;
+}
+
+void run_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const tensor& sv, gpuStream_t s) {
+  const tensor& x = *rk.src[0];
+  const int64_t n1 = rq ? rq->src[0]->ne[1] : 0;  // query heads (none: the keys' rope alone)
+  const rope_args ra = rope_setup(rk);
+  const float* factors = rk.src[2] ? static_cast<const float*>(rk.src[2]->data) : nullptr;
+  const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
+  rope_store_args st;
+  st.kc = desc(*sk.src[0]);
+  st.vc = desc(*sv.src[0]);
+  st.v = desc(*sv.src[1]);
+  st.ids = static_cast<const uint8_t*>(sk.src[2]->data);
+  st.ids_nb = (int64_t)sk.src[2]->nb[0];
+  st.n2 = rk.src[0]->ne[1];
+  st.kf16 = sk.src[0]->type == dtype::f16;
+  st.vf16 = sv.src[0]->type == dtype::f16;
+  const int64_t nvb = std::max<int64_t>(1, std::min<int64_t>(64, (st.v.ne[0] + threads - 1) / threads));
+  const dim3 grid((unsigned)(n1 + st.n2 + nvb), (unsigned)x.ne[2]);
+  const tdesc xq = rq ? desc(*rq->src[0]) : desc(x), dq = rq ? desc(*rq) : desc(rk);
+  k_rope<true><<<grid, threads, 0, s>>>(xq, dq, desc(x), desc(rk), n1, static_cast<const int32_t*>(rk.src[1]->data), factors, ra, st);
 }
 
 bool can_pair_set_rows(const tensor& a, const tensor& b) {
