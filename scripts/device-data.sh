@@ -15,7 +15,7 @@ cp -r "$src/models/tinyllamas" "$dst/models/"
 for f in "$src"/reference/models/*.gguf; do
   case $(basename "$f") in
     synth-llama-pure-bf16.gguf|synth-llama-pure-f16.gguf) ;;  # 7 MiB of the budget, covered on the CPU
-    *) if basename "$f" | grep -qE "$keep"; then cp "$f" "$dst/reference/models/"; fi ;;
+    *) if basename "$f" | grep -qE -e "$keep"; then cp "$f" "$dst/reference/models/"; fi ;;
   esac
 done
 grep -qx "/$dst/" "$(git rev-parse --git-common-dir)/info/exclude" 2>/dev/null || echo "/$dst/" >> "$(git rev-parse --git-common-dir)/info/exclude"
