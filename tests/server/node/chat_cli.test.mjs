@@ -29,15 +29,16 @@ const count = (s, sub) => s.split(sub).length - 1;
 
 describe('hearth chat in a terminal', () => {
   before(() => {
-    // "; sleep" keeps the pane (and its last screen) after the program ends.
+    // "; sleep" keeps the pane (and its last screen) after the program ends. An answer of 3000
+    // tokens takes seconds (800 took 0.3 s: on a loaded machine it could end before the Ctrl-C).
     tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50',
-      `'${BIN}' chat '${MODEL}' -t 1 --device cpu --temp 0 -n 800; echo "exit status $?"; sleep 30`);
+      `'${BIN}' chat '${MODEL}' -t 1 --device cpu --temp 0 -c 4096 -n 3000; echo "exit status $?"; sleep 30`);
   });
   after(() => { spawnSync('tmux', ['kill-session', '-t', session], { env }); });
 
   test('streams answers, Ctrl-C stops one, commands work', async () => {
     await until((s) => s.includes('>>> '), 20000, 'the prompt');
-    // A long answer (up to 800 tokens): interrupted once it has started streaming.
+    // A long answer (up to 3000 tokens): interrupted once it has started streaming.
     tmux('send-keys', '-t', session, 'Tell me a story', 'Enter');
     await until((s) => /Tell me a story\n.{20,}/.test(s), 20000, 'the answer to stream');
     tmux('send-keys', '-t', session, 'C-c');
