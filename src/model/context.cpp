@@ -1,6 +1,8 @@
 #include "model/context.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +60,29 @@ struct context::built_graph {
   uint32_t n_kv = 0;
 };
 
+// Where the host time of decode() goes (HEARTH_DECODE_STATS=1; printed when the context ends):
+// building and planning graphs, setting the inputs, the scheduler's compute (launching every split
+// and waiting for it), reading the logits.
+struct context::decode_stats {
+  using clock = std::chrono::steady_clock;
+  uint64_t n = 0, n_built = 0;
+  double build = 0, inputs = 0, compute = 0, get = 0;
+  std::vector<scheduler::split_info> splits;
+  static double since(clock::time_point& t) {
+    const clock::time_point now = clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  }
+  ~decode_stats() {
+    if (!n) return;
+    const double k = 1e3 / (double)n;
+    std::fprintf(stderr, "decode: %lu micro-batches (%lu graphs built): build+plan %.3f ms, inputs %.3f ms, compute %.3f ms, logits %.3f ms each\n",
+                 (unsigned long)n, (unsigned long)n_built, build * k, inputs * k, compute * k, get * k);
+    for (const auto& sp : splits) std::fprintf(stderr, "  split on %s: %d nodes, %d copies in\n", sp.dev->name().c_str(), sp.n_nodes, sp.n_copies);
+  }
+};
+
 context::context(model& m, const context_params& p) : m_(m), params_(p) {
   if (params_.n_ctx == 0) params_.n_ctx = std::min<uint32_t>(m.hp.n_ctx_train, 4096);
   if (params_.n_batch == 0) fail(error_kind::invalid_argument, "batch size must be positive");
@@ -71,6 +96,7 @@ context::context(model& m, const context_params& p) : m_(m), params_(p) {
   graph_builder b(m, *kv_, g, params_.n_batch, params_.n_batch, params_.n_ctx);
   g.mark_output(arch_for(m.hp.a).build(b));
   sched_->reserve(g);
+  if (const char* e = std::getenv("HEARTH_DECODE_STATS"); e && *e == '1') stats_ = std::make_unique<decode_stats>();
 }
 
 context::~context() = default;
@@ -110,6 +136,7 @@ void context::decode_ubatch(const ubatch& ub, size_t out_base) {
   const int64_t n_out = std::max<int64_t>(1, (int64_t)out_ids.size());
   if (out_ids.empty()) out_ids.push_back((int32_t)n_tokens - 1);
 
+  auto t = decode_stats::clock::now();
   std::vector<int32_t> slots = kv_->place(ub);
   try {
     const uint32_t n_kv = kv_->n_kv();
@@ -124,7 +151,12 @@ void context::decode_ubatch(const ubatch& ub, size_t out_base) {
       bg->n_kv = n_kv;
       sched_->plan(bg->g);
       last_ = std::move(bg);
+      if (stats_) {
+        ++stats_->n_built;
+        stats_->splits = sched_->splits();
+      }
     }
+    if (stats_) stats_->build += decode_stats::since(t);
     graph_builder& b = *last_->b;
     tensor* logits = last_->logits;
     std::unique_ptr<dump_state> dump;
@@ -146,10 +178,16 @@ void context::decode_ubatch(const ubatch& ub, size_t out_base) {
       sched_->set_input(b.in.mask_swa, mask.data(), mask.size() * 4);
     }
     if (b.in.out_ids) sched_->set_input(b.in.out_ids, out_ids.data(), out_ids.size() * 4);
+    if (stats_) stats_->inputs += decode_stats::since(t);
     sched_->compute();
     sched_->set_node_callback(nullptr, nullptr);
+    if (stats_) stats_->compute += decode_stats::since(t);
     const size_t n_copy = (size_t)std::count(ub.b->logits.begin() + (long)ub.begin, ub.b->logits.begin() + (long)ub.end, true);
     if (n_copy) sched_->get(logits, logits_.data() + out_base * m_.hp.n_vocab, 0, n_copy * m_.hp.n_vocab * 4);
+    if (stats_) {
+      stats_->get += decode_stats::since(t);
+      ++stats_->n;
+    }
     ++pass_;
   } catch (...) {
     sched_->set_node_callback(nullptr, nullptr);

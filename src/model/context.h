@@ -45,7 +45,7 @@ class context {
  private:
   void decode_ubatch(const ubatch& ub, size_t out_base);
   struct built_graph;
-
+  struct decode_stats;
 
   model& m_;
   context_params params_;
@@ -58,6 +58,7 @@ class context {
   // generation between KV-cache pad steps): rebuilding and re-planning it costs more host time per
   // token than a GPU spends computing a small model.
   std::unique_ptr<built_graph> last_;
+  std::unique_ptr<decode_stats> stats_;  // HEARTH_DECODE_STATS=1: host time per decode phase
 };
 
 }  // namespace hearth
