@@ -23,6 +23,8 @@ kv_cache::kv_cache(const model& m, uint32_t n_ctx, dtype type_k, dtype type_v, b
   // One buffer per device for the layers it holds.
   std::map<device*, std::vector<uint32_t>> by_dev;
   for (uint32_t il = 0; il < hp.n_layer; ++il) by_dev[m.place.layers[il]].push_back(il);
+  for (const auto& [dev, layers] : by_dev)
+    if (dev->kind() != device_kind::cpu) pad_ = 256;
   k_.resize(hp.n_layer);
   v_.resize(hp.n_layer);
   for (auto& [dev, layers] : by_dev) {
@@ -101,8 +103,11 @@ uint32_t kv_cache::n_kv() const {
   uint32_t last = 0;
   for (uint32_t c = 0; c < size(); ++c)
     if (cells_[c].used()) last = c + 1;
-  // Padding keeps graph shapes stable across tokens (GPU backends reuse recordings).
-  constexpr uint32_t pad = 32;
+  // Padding keeps graph shapes stable across tokens: GPU backends reuse a recording until the
+  // shape changes, and re-recording a GPU graph costs milliseconds of host time (~4 ms for an 8B
+  // model through CUDA graphs), so when a layer's cache is on a GPU the step is 256 cells (reading
+  // up to 255 masked cells costs microseconds there). On the CPU every cell read is paid: 32.
+  const uint32_t pad = pad_;
   return std::min(size(), std::max(pad, (last + pad - 1) / pad * pad));
 }
 

@@ -61,6 +61,7 @@ class kv_cache {
   std::vector<std::unique_ptr<buffer>> buffers_;
   dtype type_k_, type_v_;
   uint32_t head_ = 0;  // where the next search starts
+  uint32_t pad_ = 32;  // n_kv() granularity: 256 when a layer's cache is on a GPU
 };
 
 }  // namespace hearth

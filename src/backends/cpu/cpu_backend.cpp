@@ -174,6 +174,19 @@ struct op_profile_printer {
 } g_op_profile_printer;
 
 
+// A small row lookup (the token embedding of a decode step whose layers run on a GPU) costs more
+// to hand to the pool than to compute: waking the threads and meeting at the end take
+// tens of microseconds on every token. It runs on the calling thread alone.
+bool runs_inline(const std::vector<tensor*>& nodes) {
+  int64_t elements = 0;
+  for (const tensor* n : nodes) {
+    if (n->op == op::view || n->op == op::none) continue;
+    if (n->op != op::get_rows) return false;
+    elements += n->nelements();
+  }
+  return elements <= 65536;
+}
+
 class cpu_stream final : public stream {
  public:
   cpu_stream(int n_threads, repack_cache* cache) : pool_(n_threads), cache_(cache) {}
@@ -188,9 +201,14 @@ class cpu_stream final : public stream {
     // Weights get their repacked copy the first time a product reads them (later runs only look up).
     for (tensor* n : nodes)
       if ((n->op == op::mul_mat || n->op == op::mul_mat_id) && (n->src[0]->flags & tf_weight)) cache_->prepare(*n->src[0], nth);
-    const std::vector<step> order = plan_steps(nodes, nth);
     op_profile* prof = op_profile::get();
     static std::atomic<uint64_t> passes{0};
+    if (!prof && runs_inline(nodes)) {
+      const compute_ctx one{0, 1, nullptr, work, need, cache_, ++passes};
+      for (const step& st : plan_steps(nodes, 1)) compute_node(one, *nodes[(size_t)st.node]);
+      return;
+    }
+    const std::vector<step> order = plan_steps(nodes, nth);
     compute_ctx base{0, nth, &pool_, work, need, cache_, ++passes};
     if (!prof) {
       runner_.run(pool_, nodes, order, base);
