@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 #endif
 #include <cstdint>
+#include <utility>
 
 #include "backends/cuda/vendors/gpu.h"
 #include "formats/quant_blocks.h"
@@ -126,6 +127,58 @@ __device__ __forceinline__ int load_i32_a2(const uint8_t* p) {
 }
 
 static __constant__ const int8_t k_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// Programmatic dependent launch (NVIDIA sm_90 and later). A kernel launched by launch() may start
+// while the kernel before it on the stream still runs, so every kernel begins with pdl_wait():
+// nothing before it may read what earlier kernels write or write anything at all (reading constant
+// data such as weights is fine, and is how a product overlaps its first loads with the previous
+// kernel's tail). pdl_wait() returns once the previous kernel has completed and its writes are
+// visible; that kernel had itself waited for its own predecessor, so the order is transitive.
+// pdl_launch_dependents() lets the next kernel be scheduled as soon as every block of this one has
+// started. Elsewhere (HIP, older GPUs, HEARTH_GPU_PDL=0) both are no-ops and launches are ordinary.
+__device__ __forceinline__ void pdl_wait() {
+#if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+// Both, for kernels that read nothing before they need their inputs.
+__device__ __forceinline__ void pdl_enter() {
+  pdl_wait();
+  pdl_launch_dependents();
+}
+
+// Whether launches on the current device use programmatic dependent launch (sm_90+, not turned off
+// by HEARTH_GPU_PDL=0; always false on HIP).
+bool pdl_active();
+
+// Launches kernel k (every parameter given, defaults included) on stream s; with pdl_active() as a
+// programmatic dependent launch.
+template <typename... K, typename... A>
+void launch(void (*k)(K...), dim3 grid, dim3 block, size_t shared, gpuStream_t s, A&&... args) {
+  static_assert(sizeof...(K) == sizeof...(A), "launch: pass every kernel parameter");
+#if !defined(HEARTH_GPU_HIP)
+  if (pdl_active()) {
+    cudaLaunchAttribute attr[1] = {};
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = shared;
+    cfg.stream = s;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    (void)cudaLaunchKernelEx(&cfg, k, static_cast<K>(std::forward<A>(args))...);
+    return;
+  }
+#endif
+  k<<<grid, block, shared, s>>>(static_cast<K>(std::forward<A>(args))...);
+}
 
 // Tensor geometry passed to kernels by value.
 struct tdesc {

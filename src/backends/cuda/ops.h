@@ -69,6 +69,10 @@ void run_glu_round(const tensor& glu, gpuStream_t s, uint8_t* scratch, dtype act
 void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quantize = true);
 void run_mul_mat_id(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quantize = true);
 
+// Whether the launches that follow on this thread may use programmatic dependent launch (sm_90+;
+// see common.cuh): the stream decides per graph.
+void pdl_allow(bool yes);
+
 // The last launch error as one line (empty when none), cleared.
 const char* take_launch_error();
 

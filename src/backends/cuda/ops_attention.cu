@@ -27,8 +27,11 @@ struct attn_args {
   unsigned* counters;
 };
 
-template <bool KF16, int VPL>  // VPL: value elements per lane (hd_v / 32 rounded up)
+// VPL: value elements per lane (hd_v / 32 rounded up); Round: a.qk may be set (an instance without
+// the rounding tail for the prompt's many blocks: the tail's registers cost occupancy there).
+template <bool KF16, int VPL, bool Round>
 __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
+  pdl_enter();
   __shared__ float qs[k_max_hd];
   __shared__ float part_m[k_warps], part_l[k_warps];
   __shared__ float part_acc[k_warps][k_max_hd];
@@ -96,7 +99,7 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
       out[i] = o * inv;
     }
   }
-  if (a.qk == 0) return;
+  if (!Round || a.qk == 0) return;
   // rounding for the next product (the token's row: heads side by side, contiguous)
   const float* orow = reinterpret_cast<const float*>(a.dst.data + t * a.dst.nb[2]);
   uint8_t* arow = a.act + t * a.act_rb;
@@ -191,16 +194,15 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to, dtype ac
   const bool f16 = dst.src[1]->type == dtype::f16;
   const int64_t hd_v = dst.src[2]->ne[0];
   const int threads = k_warps * warp;
-  if (hd_v <= 64) {
-    if (f16) k_attention<true, 2><<<grid, threads, 0, s>>>(a);
-    else k_attention<false, 2><<<grid, threads, 0, s>>>(a);
-  } else if (hd_v <= 128) {
-    if (f16) k_attention<true, 4><<<grid, threads, 0, s>>>(a);
-    else k_attention<false, 4><<<grid, threads, 0, s>>>(a);
-  } else {
-    if (f16) k_attention<true, 8><<<grid, threads, 0, s>>>(a);
-    else k_attention<false, 8><<<grid, threads, 0, s>>>(a);
-  }
+  auto go = [&]<int VPL>() {
+    if (f16 && round_to) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
+    else if (f16) launch(k_attention<true, VPL, false>, grid, threads, 0, s, a);
+    else if (round_to) launch(k_attention<false, VPL, true>, grid, threads, 0, s, a);
+    else launch(k_attention<false, VPL, false>, grid, threads, 0, s, a);
+  };
+  if (hd_v <= 64) go.template operator()<2>();
+  else if (hd_v <= 128) go.template operator()<4>();
+  else go.template operator()<8>();
 }
 
 }  // namespace hearth::gpu

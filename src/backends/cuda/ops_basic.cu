@@ -56,6 +56,7 @@ __device__ __forceinline__ float gelu_f(float x) {
 
 template <dtype T>
 __global__ void k_get_rows(tdesc dst, tdesc table, tdesc ids) {
+  pdl_enter();
   const int64_t i = blockIdx.y;
   const int32_t id = *reinterpret_cast<const int32_t*>(ids.data + i * ids.nb[0]);
   float* out = reinterpret_cast<float*>(dst.data + i * dst.nb[1]);
@@ -67,6 +68,7 @@ __global__ void k_get_rows(tdesc dst, tdesc table, tdesc ids) {
 
 // blockIdx.z selects one of two independent set_rows (the keys and the values of a layer).
 __global__ void k_set_rows(tdesc store, bool f16, tdesc vals, tdesc ids, tdesc store2, bool f16_2, tdesc vals2, tdesc ids2) {
+  pdl_enter();
   if (blockIdx.z == 1) {
     store = store2;
     f16 = f16_2;
@@ -86,6 +88,7 @@ __global__ void k_set_rows(tdesc store, bool f16, tdesc vals, tdesc ids, tdesc s
 }
 
 __global__ void k_cpy(tdesc src, tdesc to, bool f16, int64_t n) {
+  pdl_enter();
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i >= n) return;
   int64_t s0, s1, s2, s3, d0, d1, d2, d3;
@@ -101,6 +104,7 @@ __global__ void k_cpy(tdesc src, tdesc to, bool f16, int64_t n) {
 enum class unary_kind { copy, scale, silu, gelu, softcap };
 template <unary_kind K>
 __global__ void k_unary(tdesc src, tdesc dst, float p0, float p1, int64_t n) {
+  pdl_enter();
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i >= n) return;
   int64_t i0, i1, i2, i3;
@@ -115,6 +119,7 @@ __global__ void k_unary(tdesc src, tdesc dst, float p0, float p1, int64_t n) {
 
 template <bool Add>
 __global__ void k_binary(tdesc a, tdesc b, tdesc dst, int64_t n) {
+  pdl_enter();
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i >= n) return;
   int64_t i0, i1, i2, i3;
@@ -126,6 +131,7 @@ __global__ void k_binary(tdesc a, tdesc b, tdesc dst, int64_t n) {
 
 template <bool Gelu>
 __global__ void k_glu(tdesc g, tdesc u, tdesc dst, int64_t n) {
+  pdl_enter();
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i >= n) return;
   int64_t i0, i1, i2, i3;
@@ -139,6 +145,7 @@ __global__ void k_glu(tdesc g, tdesc u, tdesc dst, int64_t n) {
 // block (QK values), the values computed as k_glu does.
 template <bool Gelu, int QK>
 __global__ void k_glu_round(tdesc g, tdesc u, tdesc dst, uint8_t* act, int64_t act_rb, bool with_sum) {
+  pdl_enter();
   const int lane = threadIdx.x % warp;
   const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
   const int64_t r = blockIdx.y;
@@ -163,6 +170,7 @@ HEARTH_UNROLL
 
 template <bool Rms>
 __global__ void k_norm(tdesc a, tdesc dst, float eps) {
+  pdl_enter();
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
   const int64_t i1 = r % dst.ne[1], i2 = (r / dst.ne[1]) % dst.ne[2], i3 = r / (dst.ne[1] * dst.ne[2]);
@@ -206,6 +214,7 @@ HEARTH_UNROLL
 template <bool Rms, bool HasAdd, int QK = 0>
 __global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps, uint8_t* act = nullptr,
                                int64_t act_rb = 0, bool with_sum = false) {
+  pdl_enter();
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
   const int64_t i1 = r % out.ne[1], i2 = (r / out.ne[1]) % out.ne[2], i3 = r / (out.ne[1] * out.ne[2]);
@@ -251,6 +260,7 @@ constexpr int k_norm_regs = 8;
 template <bool Rms, bool HasAdd, int QK = 0>
 __global__ void k_add_norm_mul_reg(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps, uint8_t* act = nullptr,
                                    int64_t act_rb = 0, bool with_sum = false) {
+  pdl_enter();
   extern __shared__ float row_out[];
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
@@ -313,6 +323,7 @@ HEARTH_UNROLL
 }
 
 __global__ void k_softmax(tdesc a, tdesc mask, bool has_mask, tdesc dst, float scale) {
+  pdl_enter();
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
   const int64_t i1 = r % dst.ne[1], i2 = (r / dst.ne[1]) % dst.ne[2], i3 = r / (dst.ne[1] * dst.ne[2]);
@@ -371,6 +382,7 @@ __device__ __forceinline__ void store_elem(uint8_t* row, bool f16, int64_t e, fl
 template <bool Store = false>
 __global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, const int32_t* pos, const float* factors, rope_args ra,
                        rope_store_args st = {}) {
+  pdl_enter();
   int64_t h = blockIdx.x;
   const int64_t t = blockIdx.y;
   uint8_t* krow = nullptr;  // Store: the key cache row of token t (nullptr: not a key head, or an id out of range)
@@ -436,6 +448,7 @@ __global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, con
 // ---- mixture-of-experts routing -------------------------------------------------------------------
 
 __global__ void k_top_k(tdesc a, tdesc dst, int k) {
+  pdl_enter();
   const int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (r >= a.ne[1]) return;
   const float* x = reinterpret_cast<const float*>(a.data + r * a.nb[1]);
@@ -459,6 +472,7 @@ __global__ void k_top_k(tdesc a, tdesc dst, int k) {
 }
 
 __global__ void k_gather(tdesc a, tdesc ids, tdesc dst, bool normalize) {
+  pdl_enter();
   const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (t >= dst.ne[1]) return;
   const float* x = reinterpret_cast<const float*>(a.data + t * a.nb[1]);
@@ -474,6 +488,7 @@ __global__ void k_gather(tdesc a, tdesc ids, tdesc dst, bool normalize) {
 }
 
 __global__ void k_moe_sum(tdesc x, tdesc w, tdesc dst) {
+  pdl_enter();
   const int64_t t = blockIdx.y;
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i >= dst.ne[0]) return;
@@ -505,7 +520,7 @@ bool type_readable(dtype t) {
 void run_get_rows(const tensor& dst, gpuStream_t s) {
   const tdesc d = desc(dst), table = desc(*dst.src[0]), ids = desc(*dst.src[1]);
   const dim3 grid(blocks_for(dst.ne[0], 256), (unsigned)dst.ne[1]);
-  dispatch_type(dst.src[0]->type, [&]<dtype T>() { k_get_rows<T><<<grid, 256, 0, s>>>(d, table, ids); });
+  dispatch_type(dst.src[0]->type, [&]<dtype T>() { launch(k_get_rows<T>, grid, 256, 0, s, d, table, ids); });
 }
 
 void run_set_rows(const tensor& dst, gpuStream_t s) {
@@ -513,19 +528,19 @@ void run_set_rows(const tensor& dst, gpuStream_t s) {
   const tensor& vals = *dst.src[1];
   const dim3 grid(blocks_for(vals.ne[0], 256), (unsigned)vals.ne[1]);
   const tdesc st = desc(store), v = desc(vals), ids = desc(*dst.src[2]);
-  k_set_rows<<<grid, 256, 0, s>>>(st, store.type == dtype::f16, v, ids, st, false, v, ids);
+  launch(k_set_rows, grid, 256, 0, s, st, store.type == dtype::f16, v, ids, st, false, v, ids);
 }
 
 void run_cpy(const tensor& dst, gpuStream_t s) {
   const tensor& src = *dst.src[0];
   const tensor& to = *dst.src[1];
   const int64_t n = src.nelements();
-  k_cpy<<<blocks_for(n, 256), 256, 0, s>>>(desc(src), desc(to), to.type == dtype::f16, n);
+  launch(k_cpy, blocks_for(n, 256), 256, 0, s, desc(src), desc(to), to.type == dtype::f16, n);
 }
 
 void run_cont(const tensor& dst, gpuStream_t s) {
   const int64_t n = dst.nelements();
-  k_unary<unary_kind::copy><<<blocks_for(n, 256), 256, 0, s>>>(desc(*dst.src[0]), desc(dst), 0.0f, 0.0f, n);
+  launch(k_unary<unary_kind::copy>, blocks_for(n, 256), 256, 0, s, desc(*dst.src[0]), desc(dst), 0.0f, 0.0f, n);
 }
 
 void run_unary(const tensor& dst, gpuStream_t s) {
@@ -534,10 +549,10 @@ void run_unary(const tensor& dst, gpuStream_t s) {
   const float p0 = dst.p.f(0), p1 = dst.p.f(1);
   const unsigned g = blocks_for(n, 256);
   switch (dst.op) {
-    case op::scale: k_unary<unary_kind::scale><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
-    case op::silu: k_unary<unary_kind::silu><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
-    case op::gelu: k_unary<unary_kind::gelu><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
-    case op::softcap: k_unary<unary_kind::softcap><<<g, 256, 0, s>>>(a, d, p0, p1, n); break;
+    case op::scale: launch(k_unary<unary_kind::scale>, g, 256, 0, s, a, d, p0, p1, n); break;
+    case op::silu: launch(k_unary<unary_kind::silu>, g, 256, 0, s, a, d, p0, p1, n); break;
+    case op::gelu: launch(k_unary<unary_kind::gelu>, g, 256, 0, s, a, d, p0, p1, n); break;
+    case op::softcap: launch(k_unary<unary_kind::softcap>, g, 256, 0, s, a, d, p0, p1, n); break;
     default: break;
   }
 }
@@ -545,22 +560,22 @@ void run_unary(const tensor& dst, gpuStream_t s) {
 void run_binary(const tensor& dst, gpuStream_t s) {
   const int64_t n = dst.nelements();
   const unsigned g = blocks_for(n, 256);
-  if (dst.op == op::add) k_binary<true><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
-  else k_binary<false><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+  if (dst.op == op::add) launch(k_binary<true>, g, 256, 0, s, desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+  else launch(k_binary<false>, g, 256, 0, s, desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
 }
 
 void run_glu(const tensor& dst, gpuStream_t s) {
   const int64_t n = dst.nelements();
   const unsigned g = blocks_for(n, 256);
-  if (dst.p.i(0) == 1) k_glu<true><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
-  else k_glu<false><<<g, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+  if (dst.p.i(0) == 1) launch(k_glu<true>, g, 256, 0, s, desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
+  else launch(k_glu<false>, g, 256, 0, s, desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), n);
 }
 
 void run_norm(const tensor& dst, gpuStream_t s) {
   const unsigned rows = (unsigned)dst.nrows();
   const int threads = dst.ne[0] >= 1024 ? 1024 : dst.ne[0] >= 256 ? 256 : 64;
-  if (dst.op == op::rms_norm) k_norm<true><<<rows, threads, 0, s>>>(desc(*dst.src[0]), desc(dst), dst.p.f(0));
-  else k_norm<false><<<rows, threads, 0, s>>>(desc(*dst.src[0]), desc(dst), dst.p.f(0));
+  if (dst.op == op::rms_norm) launch(k_norm<true>, rows, threads, 0, s, desc(*dst.src[0]), desc(dst), dst.p.f(0));
+  else launch(k_norm<false>, rows, threads, 0, s, desc(*dst.src[0]), desc(dst), dst.p.f(0));
 }
 
 bool can_fuse_norm(const tensor* add, const tensor& norm, const tensor& mul) {
@@ -591,12 +606,12 @@ void run_glu_round(const tensor& n, gpuStream_t s, uint8_t* scratch, dtype act) 
   const bool gelu = n.p.i(0) == 1, ws = act == dtype::q8_1;
   if (act == dtype::q8_k) {
     const dim3 grid((unsigned)((n.ne[0] / 256 + 3) / 4), (unsigned)n.nrows());
-    if (gelu) k_glu_round<true, 256><<<grid, 128, 0, s>>>(g, u, d, scratch, rb, ws);
-    else k_glu_round<false, 256><<<grid, 128, 0, s>>>(g, u, d, scratch, rb, ws);
+    if (gelu) launch(k_glu_round<true, 256>, grid, 128, 0, s, g, u, d, scratch, rb, ws);
+    else launch(k_glu_round<false, 256>, grid, 128, 0, s, g, u, d, scratch, rb, ws);
   } else {
     const dim3 grid((unsigned)((n.ne[0] / 32 + 7) / 8), (unsigned)n.nrows());
-    if (gelu) k_glu_round<true, 32><<<grid, 256, 0, s>>>(g, u, d, scratch, rb, ws);
-    else k_glu_round<false, 32><<<grid, 256, 0, s>>>(g, u, d, scratch, rb, ws);
+    if (gelu) launch(k_glu_round<true, 32>, grid, 256, 0, s, g, u, d, scratch, rb, ws);
+    else launch(k_glu_round<false, 32>, grid, 256, 0, s, g, u, d, scratch, rb, ws);
   }
 }
 
@@ -624,9 +639,9 @@ void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gp
     const size_t sh = round_to ? (size_t)n * 4 : 0;
     // one kernel per (norm kind, add, rounding block size)
 #define HEARTH_NORM_REG(R, H)                                                                                                        \
-  if (!round_to) k_add_norm_mul_reg<R, H><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);                                       \
-  else if (act == dtype::q8_k) k_add_norm_mul_reg<R, H, 256><<<rows, threads, sh, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws); \
-  else k_add_norm_mul_reg<R, H, 32><<<rows, threads, sh, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws);
+  if (!round_to) launch(k_add_norm_mul_reg<R, H>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, nullptr, int64_t{0}, false);                                       \
+  else if (act == dtype::q8_k) launch(k_add_norm_mul_reg<R, H, 256>, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws); \
+  else launch(k_add_norm_mul_reg<R, H, 32>, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws);
     if (rms && add) { HEARTH_NORM_REG(true, true) }
     else if (rms) { HEARTH_NORM_REG(true, false) }
     else if (add) { HEARTH_NORM_REG(false, true) }
@@ -641,8 +656,8 @@ void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gp
     const tdesc b = add ? desc(*add->src[1]) : a, sd = add ? desc(*add) : a;
     // one kernel per (norm kind, add, block size)
 #define HEARTH_NORM_ROUND(R, H)                                                                                          \
-  if (act == dtype::q8_k) k_add_norm_mul<R, H, 256><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws); \
-  else k_add_norm_mul<R, H, 32><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps, round_to, rb, ws);
+  if (act == dtype::q8_k) launch(k_add_norm_mul<R, H, 256>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, round_to, rb, ws); \
+  else launch(k_add_norm_mul<R, H, 32>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, round_to, rb, ws);
     if (rms && add) { HEARTH_NORM_ROUND(true, true) }
     else if (rms) { HEARTH_NORM_ROUND(true, false) }
     else if (add) { HEARTH_NORM_ROUND(false, true) }
@@ -652,12 +667,12 @@ void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gp
   }
   if (add) {
     const tdesc a = desc(*add->src[0]), b = desc(*add->src[1]), sd = desc(*add);
-    if (rms) k_add_norm_mul<true, true><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);
-    else k_add_norm_mul<false, true><<<rows, threads, 0, s>>>(a, b, sd, nd, w, md, eps);
+    if (rms) launch(k_add_norm_mul<true, true>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, nullptr, int64_t{0}, false);
+    else launch(k_add_norm_mul<false, true>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, nullptr, int64_t{0}, false);
   } else {
     const tdesc a = desc(*norm.src[0]);
-    if (rms) k_add_norm_mul<true, false><<<rows, threads, 0, s>>>(a, a, a, nd, w, md, eps);
-    else k_add_norm_mul<false, false><<<rows, threads, 0, s>>>(a, a, a, nd, w, md, eps);
+    if (rms) launch(k_add_norm_mul<true, false>, rows, threads, 0, s, a, a, a, nd, w, md, eps, nullptr, int64_t{0}, false);
+    else launch(k_add_norm_mul<false, false>, rows, threads, 0, s, a, a, a, nd, w, md, eps, nullptr, int64_t{0}, false);
   }
 }
 
@@ -665,7 +680,7 @@ void run_softmax(const tensor& dst, gpuStream_t s) {
   const tensor* mask = dst.src[1];
   const tdesc m = mask ? desc(*mask) : tdesc{};
   const int threads = dst.ne[0] >= 1024 ? 1024 : dst.ne[0] >= 256 ? 256 : 64;
-  k_softmax<<<(unsigned)dst.nrows(), threads, 0, s>>>(desc(*dst.src[0]), m, mask != nullptr, desc(dst), dst.p.f(0));
+  launch(k_softmax, (unsigned)dst.nrows(), threads, 0, s, desc(*dst.src[0]), m, mask != nullptr, desc(dst), dst.p.f(0));
 }
 
 namespace {
@@ -695,7 +710,7 @@ void run_rope(const tensor& dst, gpuStream_t s) {
   const dim3 grid((unsigned)x.ne[1], (unsigned)x.ne[2]);
   const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
   const tdesc xd = desc(x), dd = desc(dst);
-  k_rope<<<grid, threads, 0, s>>>(xd, dd, xd, dd, x.ne[1], static_cast<const int32_t*>(dst.src[1]->data), factors, ra, {});
+  launch(k_rope<false>, grid, threads, 0, s, xd, dd, xd, dd, x.ne[1], static_cast<const int32_t*>(dst.src[1]->data), factors, ra, rope_store_args{});
 }
 
 bool can_pair_rope(const tensor& a, const tensor& b) {
@@ -711,8 +726,8 @@ void run_rope_pair(const tensor& a, const tensor& b, gpuStream_t s) {
   const float* factors = a.src[2] ? static_cast<const float*>(a.src[2]->data) : nullptr;
   const dim3 grid((unsigned)(x.ne[1] + b.src[0]->ne[1]), (unsigned)x.ne[2]);
   const unsigned threads = (unsigned)((x.ne[0] + 1) / 2);
-  k_rope<<<grid, threads, 0, s>>>(desc(x), desc(a), desc(*b.src[0]), desc(b), x.ne[1], static_cast<const int32_t*>(a.src[1]->data),
-                                  factors, ra, {});
+  launch(k_rope<false>, grid, threads, 0, s, desc(x), desc(a), desc(*b.src[0]), desc(b), x.ne[1], static_cast<const int32_t*>(a.src[1]->data),
+                                  factors, ra, rope_store_args{});
 }
 
 bool can_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const tensor& sv) {
@@ -746,7 +761,7 @@ void run_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const 
   const int64_t nvb = std::max<int64_t>(1, std::min<int64_t>(64, (st.v.ne[0] + threads - 1) / threads));
   const dim3 grid((unsigned)(n1 + st.n2 + nvb), (unsigned)x.ne[2]);
   const tdesc xq = rq ? desc(*rq->src[0]) : desc(x), dq = rq ? desc(*rq) : desc(rk);
-  k_rope<true><<<grid, threads, 0, s>>>(xq, dq, desc(x), desc(rk), n1, static_cast<const int32_t*>(rk.src[1]->data), factors, ra, st);
+  launch(k_rope<true>, grid, threads, 0, s, xq, dq, desc(x), desc(rk), n1, static_cast<const int32_t*>(rk.src[1]->data), factors, ra, st);
 }
 
 bool can_pair_set_rows(const tensor& a, const tensor& b) {
@@ -757,22 +772,22 @@ void run_set_rows_pair(const tensor& a, const tensor& b, gpuStream_t s) {
   const tensor &sa = *a.src[0], &sb = *b.src[0];
   const int64_t n0 = std::max(a.src[1]->ne[0], b.src[1]->ne[0]);
   const dim3 grid(blocks_for(n0, 256), (unsigned)a.src[1]->ne[1], 2);
-  k_set_rows<<<grid, 256, 0, s>>>(desc(sa), sa.type == dtype::f16, desc(*a.src[1]), desc(*a.src[2]), desc(sb), sb.type == dtype::f16,
+  launch(k_set_rows, grid, 256, 0, s, desc(sa), sa.type == dtype::f16, desc(*a.src[1]), desc(*a.src[2]), desc(sb), sb.type == dtype::f16,
                                   desc(*b.src[1]), desc(*b.src[2]));
 }
 
 void run_top_k(const tensor& dst, gpuStream_t s) {
   const tensor& a = *dst.src[0];
-  k_top_k<<<blocks_for(a.ne[1], 64), 64, 0, s>>>(desc(a), desc(dst), dst.p.i(0));
+  launch(k_top_k, blocks_for(a.ne[1], 64), 64, 0, s, desc(a), desc(dst), dst.p.i(0));
 }
 
 void run_gather(const tensor& dst, gpuStream_t s) {
-  k_gather<<<blocks_for(dst.ne[1], 64), 64, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), dst.p.i(0) != 0);
+  launch(k_gather, blocks_for(dst.ne[1], 64), 64, 0, s, desc(*dst.src[0]), desc(*dst.src[1]), desc(dst), dst.p.i(0) != 0);
 }
 
 void run_moe_sum(const tensor& dst, gpuStream_t s) {
   const dim3 grid(blocks_for(dst.ne[0], 256), (unsigned)dst.ne[1]);
-  k_moe_sum<<<grid, 256, 0, s>>>(desc(*dst.src[0]), desc(*dst.src[1]), desc(dst));
+  launch(k_moe_sum, grid, 256, 0, s, desc(*dst.src[0]), desc(*dst.src[1]), desc(dst));
 }
 
 const char* take_launch_error() {

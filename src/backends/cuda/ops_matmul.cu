@@ -23,6 +23,7 @@ __device__ __forceinline__ const float* src_row(const tdesc& b, int64_t r) {
 }
 
 __global__ void k_quant_q8_32(tdesc b, uint8_t* out, size_t row_bytes, int64_t n_blocks, bool with_sum) {
+  pdl_enter();
   const int lane = threadIdx.x % warp;
   const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
   const int64_t r = blockIdx.y;
@@ -33,6 +34,7 @@ __global__ void k_quant_q8_32(tdesc b, uint8_t* out, size_t row_bytes, int64_t n
 }
 
 __global__ void k_quant_q8_256(tdesc b, uint8_t* out, size_t row_bytes, int64_t n_blocks) {
+  pdl_enter();
   const int lane = threadIdx.x % warp;
   const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
   const int64_t r = blockIdx.y;
@@ -47,6 +49,7 @@ __global__ void k_quant_q8_256(tdesc b, uint8_t* out, size_t row_bytes, int64_t 
 // f32 / f16 / bf16 activations: a contiguous copy in the dot type.
 template <dtype A>
 __global__ void k_convert(tdesc b, uint8_t* out, size_t row_bytes) {
+  pdl_enter();
   const int64_t r = blockIdx.y;
   const uint8_t* x = reinterpret_cast<const uint8_t*>(src_row(b, r));
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < b.ne[0]; i += (int64_t)gridDim.x * blockDim.x) {
@@ -78,17 +81,17 @@ void quantize_activations(dtype wtype, const tensor& b, uint8_t* out, gpuStream_
     case dtype::q8_0:
     case dtype::q8_1: {
       const int64_t nbk = K / 32;
-      k_quant_q8_32<<<dim3((unsigned)((nbk + 7) / 8), (unsigned)rows), 256, 0, s>>>(bd, out, rb, nbk, vec_dot_type(wtype) == dtype::q8_1);
+      launch(k_quant_q8_32, dim3((unsigned)((nbk + 7) / 8), (unsigned)rows), 256, 0, s, bd, out, rb, nbk, vec_dot_type(wtype) == dtype::q8_1);
       break;
     }
     case dtype::q8_k: {
       const int64_t nbk = K / 256;
-      k_quant_q8_256<<<dim3((unsigned)((nbk + 3) / 4), (unsigned)rows), 128, 0, s>>>(bd, out, rb, nbk);
+      launch(k_quant_q8_256, dim3((unsigned)((nbk + 3) / 4), (unsigned)rows), 128, 0, s, bd, out, rb, nbk);
       break;
     }
-    case dtype::f16: k_convert<dtype::f16><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
-    case dtype::bf16: k_convert<dtype::bf16><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
-    default: k_convert<dtype::f32><<<dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s>>>(bd, out, rb); break;
+    case dtype::f16: launch(k_convert<dtype::f16>, dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s, bd, out, rb); break;
+    case dtype::bf16: launch(k_convert<dtype::bf16>, dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s, bd, out, rb); break;
+    default: launch(k_convert<dtype::f32>, dim3((unsigned)std::min<int64_t>(64, (K + 255) / 256), (unsigned)rows), 256, 0, s, bd, out, rb); break;
   }
 }
 
@@ -100,6 +103,7 @@ constexpr int k_rows_per_block = 4;  // warps per block, one weight row each
 // out[m, n, i2, i3] for NC consecutive columns n; warp = weight row m, lanes over block slices.
 template <dtype T, int NC>
 __global__ void __launch_bounds__(warp * k_rows_per_block) k_mul_mat(mm_args p) {
+  pdl_enter();
   using tr = mm<T>;
   using W = typename tr::wblock;
   using A = typename tr::ablock;
@@ -151,6 +155,7 @@ __device__ __forceinline__ void stage_rows(uint8_t* dst, const uint8_t* base, in
 
 template <dtype T>
 __global__ void __launch_bounds__(k_tile_threads) k_mul_mat_tile(mm_args p) {
+  pdl_enter();
   using tr = mm<T>;
   using W = typename tr::wblock;
   using A = typename tr::ablock;
@@ -212,6 +217,7 @@ struct mmid_args {
 // out[:, e, t] = experts[ids[e, t]] x B[:, e % nb, t]; grid (rows, e, t).
 template <dtype T>
 __global__ void __launch_bounds__(warp * k_rows_per_block) k_mul_mat_id(mmid_args p) {
+  pdl_enter();
   using tr = mm<T>;
   using W = typename tr::wblock;
   using A = typename tr::ablock;
@@ -237,7 +243,7 @@ __global__ void __launch_bounds__(warp * k_rows_per_block) k_mul_mat_id(mmid_arg
 template <dtype T, int NC>
 void launch_mul_mat(const mm_args& p, int64_t batches, gpuStream_t s) {
   const dim3 grid((unsigned)((p.M + k_rows_per_block - 1) / k_rows_per_block), (unsigned)((p.N + NC - 1) / NC), (unsigned)batches);
-  k_mul_mat<T, NC><<<grid, dim3(warp, k_rows_per_block), 0, s>>>(p);
+  launch(k_mul_mat<T, NC>, grid, dim3(warp, k_rows_per_block), 0, s, p);
 }
 
 }  // namespace
@@ -270,7 +276,7 @@ void run_mul_mat(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool quanti
   dispatch_type(a.type, [&]<dtype T>() {
     if (p.N >= k_tile_min_cols && p.n_blocks % (tile_chunk<T>() / mm<T>::qk) == 0) {
       const dim3 grid((unsigned)((p.M + k_tm - 1) / k_tm), (unsigned)((p.N + k_tn - 1) / k_tn), (unsigned)batches);
-      k_mul_mat_tile<T><<<grid, k_tile_threads, 0, s>>>(p);
+      launch(k_mul_mat_tile<T>, grid, k_tile_threads, 0, s, p);
     } else if (p.N == 1) launch_mul_mat<T, 1>(p, batches, s);
     else if (p.N == 2) launch_mul_mat<T, 2>(p, batches, s);
     else if (p.N <= 4) launch_mul_mat<T, 4>(p, batches, s);
@@ -300,7 +306,7 @@ void run_mul_mat_id(const tensor& dst, gpuStream_t s, uint8_t* scratch, bool qua
   p.d_nb1 = (int64_t)dst.nb[1];
   p.d_nb2 = (int64_t)dst.nb[2];
   const dim3 grid((unsigned)((p.M + k_rows_per_block - 1) / k_rows_per_block), (unsigned)ids.ne[0], (unsigned)ids.ne[1]);
-  dispatch_type(a.type, [&]<dtype T>() { k_mul_mat_id<T><<<grid, dim3(warp, k_rows_per_block), 0, s>>>(p); });
+  dispatch_type(a.type, [&]<dtype T>() { launch(k_mul_mat_id<T>, grid, dim3(warp, k_rows_per_block), 0, s, p); });
 }
 
 }  // namespace hearth::gpu

@@ -174,6 +174,7 @@ constexpr int k_row = k_ks + 16;  // shared row stride: 16 bytes of padding keep
 
 template <dtype T>
 __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
+  pdl_enter();
   using tr = tc<T>;
   using W = typename tr::W;
   constexpr bool k256 = tr::qk == 256;
@@ -332,7 +333,7 @@ bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   bool launched = false;
   dispatch_type(a.type, [&]<dtype T>() {
     if constexpr (has_tc<T>()) {
-      k_mul_mat_mma<T><<<grid, k_threads, 0, s>>>(p);
+      launch(k_mul_mat_mma<T>, grid, k_threads, 0, s, p);
       launched = true;
     }
   });

@@ -106,6 +106,8 @@ __global__ void __launch_bounds__(k_mmv_warps * warp) k_mmv(mmv_args p) {
     }
   }
   float acc = 0.0f;
+  // With ASYNC the first chunk of weights is requested before waiting for the previous kernel.
+  if (!ASYNC || !valid) pdl_enter();
   if (valid) {
     const uint8_t* row = sg.a + m * sg.nb1;
     const A* y = reinterpret_cast<const A*>(p.act);
@@ -130,6 +132,7 @@ HEARTH_UNROLL
       int64_t c0 = (int64_t)pi * CH;
       if (c0 < p.n_blocks) issue(c0, 0);
       copy_async_commit();
+      pdl_enter();
       for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
         if (c0 + step < p.n_blocks) issue(c0 + step, b ^ 1);
         copy_async_commit();  // possibly empty: one group per iteration
@@ -199,7 +202,7 @@ template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t
   p.split = split;
   const int64_t rows_per_block = k_mmv_warps / split;
   const unsigned grid = (unsigned)((p.total_rows + rows_per_block - 1) / rows_per_block);
-  k_mmv<T, CHM, ASYNC><<<grid, k_mmv_warps * warp, 0, s>>>(p);
+  launch(k_mmv<T, CHM, ASYNC>, grid, k_mmv_warps * warp, 0, s, p);
 }
 
 }  // namespace
