@@ -129,18 +129,23 @@ HEARTH_UNROLL
         for (int i = 0; i < PL; ++i)
           if (lane + i * warp < n16) copy16_async(&stage[w][b][lane + i * warp], base + lane + i * warp);
       };
+      // The first two chunks (a whole row of an 8B model's 4096-wide products) are requested
+      // before waiting for the previous kernel; then each consumed buffer is refilled with the
+      // chunk after next. One commit group per chunk slot, possibly empty, keeps the counting.
       int64_t c0 = (int64_t)pi * CH;
       if (c0 < p.n_blocks) issue(c0, 0);
       copy_async_commit();
+      if (c0 + step < p.n_blocks) issue(c0 + step, 1);
+      copy_async_commit();
       pdl_enter();
       for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
-        if (c0 + step < p.n_blocks) issue(c0 + step, b ^ 1);
-        copy_async_commit();  // possibly empty: one group per iteration
-        copy_async_wait_all_but_last();
+        copy_async_wait_all_but_last();  // chunk c0 (in buffer b) has landed
         warp_sync();
         geometry(c0, base, off, nb, n16);
         acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
         warp_sync();
+        if (c0 + 2 * step < p.n_blocks) issue(c0 + 2 * step, b);
+        copy_async_commit();
       }
     } else {
       int4* buf = stage[w][0];
