@@ -27,6 +27,7 @@ struct mmv_args {
   int64_t total_rows, n_blocks;
   const uint8_t* act;  // one rounded activation row
   int split;           // warps per weight row (1, 2, 4 or 8), each taking every split-th chunk
+  bool ahead2;         // asynchronous staging: two chunks requested ahead instead of one
 };
 
 // Weight blocks staged per chunk (about CHM KiB): CHM x 8 super-blocks (256 values) or CHM x 64
@@ -129,23 +130,37 @@ HEARTH_UNROLL
         for (int i = 0; i < PL; ++i)
           if (lane + i * warp < n16) copy16_async(&stage[w][b][lane + i * warp], base + lane + i * warp);
       };
-      // The first two chunks (a whole row of an 8B model's 4096-wide products) are requested
-      // before waiting for the previous kernel; then each consumed buffer is refilled with the
-      // chunk after next. One commit group per chunk slot, possibly empty, keeps the counting.
+      // The first two chunks (a whole row of an 8B model's 4096-wide products; one with
+      // HEARTH_GPU_MMV_AHEAD=1) are requested before waiting for the previous kernel.
       int64_t c0 = (int64_t)pi * CH;
       if (c0 < p.n_blocks) issue(c0, 0);
       copy_async_commit();
-      if (c0 + step < p.n_blocks) issue(c0 + step, 1);
-      copy_async_commit();
-      pdl_enter();
-      for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
-        copy_async_wait_all_but_last();  // chunk c0 (in buffer b) has landed
-        warp_sync();
-        geometry(c0, base, off, nb, n16);
-        acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
-        warp_sync();
-        if (c0 + 2 * step < p.n_blocks) issue(c0 + 2 * step, b);
+      if (p.ahead2) {
+        // each consumed buffer is refilled with the chunk after next; one commit group per chunk
+        // slot, possibly empty, keeps the counting
+        if (c0 + step < p.n_blocks) issue(c0 + step, 1);
         copy_async_commit();
+        pdl_enter();
+        for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
+          copy_async_wait_all_but_last();  // chunk c0 (in buffer b) has landed
+          warp_sync();
+          geometry(c0, base, off, nb, n16);
+          acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
+          warp_sync();
+          if (c0 + 2 * step < p.n_blocks) issue(c0 + 2 * step, b);
+          copy_async_commit();
+        }
+      } else {
+        pdl_enter();
+        for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
+          if (c0 + step < p.n_blocks) issue(c0 + step, b ^ 1);
+          copy_async_commit();  // possibly empty: one group per iteration
+          copy_async_wait_all_but_last();
+          warp_sync();
+          geometry(c0, base, off, nb, n16);
+          acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
+          warp_sync();
+        }
       }
     } else {
       int4* buf = stage[w][0];
@@ -199,6 +214,16 @@ int mmv_mode() {
   return mode;
 }
 bool mmv_enabled() { return mmv_mode() != 0; }
+// HEARTH_GPU_MMV_AHEAD=1: one chunk requested ahead instead of two (comparisons). H200 tg128, three
+// rounds of 5, with programmatic dependent launch: 8B Q4_K_M 283.1 (1) / 282.8 (2), 1B Q4_0
+// 760.5 +- 90 (1) / 799.9 +- 20 (2); without it 270.3 / 274.3 and 750.5 / 750.6.
+bool mmv_ahead2() {
+  static const bool two = [] {
+    const char* e = std::getenv("HEARTH_GPU_MMV_AHEAD");
+    return !(e && *e == '1');
+  }();
+  return two;
+}
 
 template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t s) {
   const int64_t n_chunks = (p.n_blocks + mmv_chunk<T, CHM>() - 1) / mmv_chunk<T, CHM>();
@@ -227,6 +252,7 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
   const tensor& a0 = *nodes[0]->src[0];
   if (quantize) quantize_activations(a0.type, *nodes[0]->src[1], scratch, s);
   mmv_args p{};
+  p.ahead2 = mmv_ahead2();
   p.n_blocks = a0.ne[0] / block_size(a0.type);
   p.act = scratch;
   p.total_rows = 0;
