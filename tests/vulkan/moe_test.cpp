@@ -47,8 +47,11 @@ TEST(VulkanMoe, FullyOffloadedModelRunsEveryLayerOnTheDevice) {
       EXPECT_EQ(splits[1].dev, dev);
       EXPECT_LE(splits[1].n_copies, 2) << "the device split reads only the embedded tokens and their norm from the CPU";
       const std::string cpu = registry::instance().cpu()->name();
-      for (const auto& [where, o] : log.nodes)
-        if (where == cpu) EXPECT_TRUE(o == op::get_rows || o == op::rms_norm) << op_name(o) << " ran on the CPU";
+      for (const auto& [where, o] : log.nodes) {
+        if (where == cpu) {
+          EXPECT_TRUE(o == op::get_rows || o == op::rms_norm) << op_name(o) << " ran on the CPU";
+        }
+      }
       for (op o : {op::mul_mat_id, op::top_k, op::gather, op::moe_sum}) {
         EXPECT_GT(log.nodes.count({dev->name(), o}), 0u) << op_name(o);
         EXPECT_EQ(log.nodes.count({cpu, o}), 0u) << op_name(o);
