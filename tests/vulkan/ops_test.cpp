@@ -190,6 +190,24 @@ std::vector<op_case> all_cases() {
                       tensor* v = b.g.mul_mat(b.input(dtype::q6_k, {768, 9}), h);
                       return b.g.add(b.g.view(q, {9, N}, {q->nb[1]}, 0), v);
                     }, 1e-10});
+  // (add ->) norm -> mul by a weight row -> products of it: one rounding dispatch with a norm
+  // prologue (HEARTH_VK_NORM_ROUND), for q8_K, q8_0 / q8_1 and f16 roundings, rms_norm and norm, one
+  // row and several; the products' sum keeps the mul's result alive (stored) or not (only rounded).
+  for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::q5_1, dtype::f16})
+    for (int kind : {0, 1, 2})
+      for (int64_t N : {1, 2}) {
+        const std::string nm = kind == 0 ? "rms_norm" : kind == 1 ? "add_rms_norm" : "add_norm";
+        cs.push_back({fmt::format("mul_mat_{}_norm_round_{}_n{}", dtype_name(t), nm, N), [=](case_builder& b) {
+                        tensor* x = b.input(dtype::f32, {512, N}, -3, 3);
+                        if (kind > 0) x = b.g.add(x, b.input(dtype::f32, {512, N}));
+                        tensor* nx = kind == 2 ? b.g.norm(x, 1e-5f) : b.g.rms_norm(x, 1e-6f);
+                        tensor* h = b.g.mul(nx, b.input(dtype::f32, {512}, 0.5, 1.5));
+                        tensor* q = b.g.mul_mat(b.input(t, {512, 13}), h);
+                        tensor* r = b.g.mul_mat(b.input(t, {512, 13}), h);
+                        tensor* o = b.g.add(q, r);
+                        return kind == 1 ? b.g.add(o, b.g.view(x, {13, N}, {x->nb[1]}, 0)) : o;
+                      }, 1e-10});
+      }
   // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
   for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
     for (int64_t N : {1, 3})
@@ -420,6 +438,13 @@ TEST(VulkanOps, NormRoundingForProducts) {
   setenv("HEARTH_VK_FUSE_Q8K", "1", 1);
   run_group(dev, {"mul_mat_q4_k_after_"});
   unsetenv("HEARTH_VK_FUSE_Q8K");
+}
+// The same chains with the norm as its own dispatch before the rounding (HEARTH_VK_NORM_ROUND=0).
+TEST(VulkanOps, NormThenRounding) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_NORM_ROUND", "0", 1);
+  run_group(dev, {"mul_mat_q4_k_after_", "mul_mat_q4_k_norm_round_", "mul_mat_q4_0_norm_round_"});
+  unsetenv("HEARTH_VK_NORM_ROUND");
 }
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
 TEST(VulkanOps, ElementWise) {

@@ -56,6 +56,12 @@ tdesc desc(const tensor* t) {
   return d;
 }
 
+// A switch that is on unless set to 0 (read when a stream starts, so tests can flip it).
+bool env_on(const char* name) {
+  const char* e = std::getenv(name);
+  return !(e && *e == '0');
+}
+
 uint32_t f2u(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 
 size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -225,6 +231,7 @@ class vk_stream final : public stream {
     if (const char* e = std::getenv("HEARTH_VK_PROFILE"); e && d_.info().props.limits.timestampComputeAndGraphics)
       profile_ = std::atoi(e) == 2 ? 2 : 1;
     fuse_q8k_ = std::getenv("HEARTH_VK_FUSE_Q8K") != nullptr;
+    norm_round_ = env_on("HEARTH_VK_NORM_ROUND");
   }
   ~vk_stream() override {
     try {
@@ -743,7 +750,8 @@ class vk_stream final : public stream {
       const tensor* w = i + 2 < nodes.size() ? weight_of(*nodes[i + 1], *nodes[i + 2]) : nullptr;
       const tensor* m = w ? nodes[i + 2] : nullptr;
       if (disjoint({nodes[i + 1], m}, {n0.src[0], n0.src[1], &n0, w}) && (!m || disjoint({m}, {nodes[i + 1]}) || m->data == nodes[i + 1]->data)) {
-        norm_fused(&n0, *nodes[i + 1], m, w, m ? q8k_consumer(nodes, i + 3, *m) : nullptr);
+        if (!norm_round(nodes, i + 3, &n0, *nodes[i + 1], m, w))
+          norm_fused(&n0, *nodes[i + 1], m, w, m ? q8k_consumer(nodes, i + 3, *m) : nullptr);
         return w ? 2 : 1;
       }
     }
@@ -758,7 +766,8 @@ class vk_stream final : public stream {
     if (!off && is_norm(n0) && i + 1 < nodes.size()) {
       const tensor* w = weight_of(n0, *nodes[i + 1]);
       if (w && disjoint({&n0, nodes[i + 1]}, {n0.src[0], w}) && (disjoint({nodes[i + 1]}, {&n0}) || nodes[i + 1]->data == n0.data)) {
-        norm_fused(nullptr, n0, nodes[i + 1], w, q8k_consumer(nodes, i + 2, *nodes[i + 1]));
+        if (!norm_round(nodes, i + 2, nullptr, n0, nodes[i + 1], w))
+          norm_fused(nullptr, n0, nodes[i + 1], w, q8k_consumer(nodes, i + 2, *nodes[i + 1]));
         return 1;
       }
     }
@@ -793,6 +802,92 @@ class vk_stream final : public stream {
     return nullptr;
   }
   static bool vk_supports_product(const tensor& c) { return has_kernel(c.src[0]->type) && c.src[1]->ne[0] == c.src[0]->ne[0]; }
+
+  // (add ->) norm -> mul by the weight row w -> a product of the mul soon after nodes[from]: one
+  // quant_b dispatch with a norm prologue writes the sum, the norm, the mul and the product's rounded
+  // activations, in one workgroup per 256 elements (a workgroup per row rounding its blocks one
+  // after another was slower than the quant_b it saved, see q8k_consumer). Rows must be a multiple
+  // of 256 long, and no output may overlap an input: every workgroup reads its whole row.
+  // HEARTH_VK_NORM_ROUND=0: a norm dispatch, then quant_b (comparisons).
+  bool norm_round(const std::vector<tensor*>& nodes, size_t from, const tensor* add, const tensor& norm, const tensor* mul,
+                  const tensor* w) {
+    if (!norm_round_ || fuse_q8k_ || !mul || !w) return false;
+    const tensor& m = *mul;
+    const tensor& x = add ? *add->src[0] : *norm.src[0];
+    if (m.ne[0] % 256 != 0 || !m.is_contiguous() || x.type != dtype::f32 || x.nb[0] != 4 || !same_shape(x, norm)) return false;
+    const tensor* c = nullptr;
+    for (size_t j = from; j < std::min(nodes.size(), from + 8) && !c; ++j)
+      if (nodes[j]->op == op::mul_mat && nodes[j]->src[1] == &m) c = nodes[j];
+    if (!c || !vk_supports_product(*c)) return false;
+    const tensor* ins[] = {&x, add ? add->src[1] : nullptr, w};
+    auto hits_input = [&](const tensor* o) {
+      for (const tensor* in : ins)
+        if (in && overlaps({span_of(o)}, span_of(in))) return true;
+      return false;
+    };
+    bool with_i8 = false;
+    dispatch_args a = product_args(*c, with_i8);
+    const dtype act = vec_dot_type(c->src[0]->type);
+    if (add && hits_input(add)) return false;
+    // The graph allocator often puts the norm and the mul (in place) over an input that dies at the
+    // add. The products read the rounding in the scratch, so the mul need not be stored when only
+    // they read it, nor the norm when only the mul reads it (as in every model graph).
+    const bool store_mul = !hits_input(&m);
+    if (!store_mul && !only_cached_readers(nodes, from, m, act)) return false;
+    bool store_norm = true;
+    if (hits_input(&norm)) {
+      if (norm.flags & tf_output) return false;
+      for (const tensor* n : nodes)
+        if (n != &m)
+          for (const tensor* src : n->src)
+            if (src && src->storage() == norm.storage()) return false;
+      store_norm = false;
+    }
+    a.t[0] = desc(w);
+    a.t[2] = desc(&x);
+    a.t[3] = desc(add ? add->src[1] : nullptr);
+    a.t[4] = desc(&norm);
+    std::memcpy(a.p, norm.p.raw, sizeof a.p);
+    a.u[4] = norm.op == op::rms_norm ? 0 : 1;
+    a.u[5] = (add ? 3 : 1) | (store_norm ? 4 : 0) | (store_mul ? 8 : 0);
+    const uint64_t sum_addr = add ? (uint64_t)reinterpret_cast<uintptr_t>(add->data) : 0;
+    a.u[2] = (uint32_t)sum_addr;
+    a.u[3] = (uint32_t)(sum_addr >> 32);
+    a.u[6] = 0;
+    a.u[7] = with_i8 ? 1 : 0;
+    next_reads_ = {span_of(&x), span_of(w)};
+    next_writes_ = {{scratch_.addr, scratch_.addr + scratch_bytes(*c)}};
+    if (store_norm) next_writes_.push_back(span_of(&norm));
+    if (store_mul) next_writes_.push_back(span_of(&m));
+    if (add) {
+      next_reads_.push_back(span_of(add->src[1]));
+      next_writes_.push_back(span_of(add));
+    }
+    if (profile_ == 1) next_label_ = "norm_round_" + lower(dtype_name(act));
+    ++n_fused_;
+    dispatch_1d("quant_b_" + lower(dtype_name(act)), a, (uint64_t)m.nelements() / 256);
+    cache_rounded(m, act, with_i8);
+    return true;
+  }
+
+  // Whether every node from nodes[from] on that reads m is a product of it finding m's rounding (to
+  // act) still in the scratch: no product of other activations comes between.
+  static bool only_cached_readers(const std::vector<tensor*>& nodes, size_t from, const tensor& m, dtype act) {
+    if (m.flags & tf_output) return false;
+    bool cached = true;
+    for (size_t j = from; j < nodes.size(); ++j) {
+      const tensor& n = *nodes[j];
+      if (n.op == op::mul_mat && n.src[1] == &m) {
+        if (!cached || vec_dot_type(n.src[0]->type) != act) return false;
+        continue;
+      }
+      if (n.view_src && n.storage() == &m) return false;
+      for (const tensor* src : n.src)
+        if (src && src->storage() == &m) return false;
+      if (n.op == op::mul_mat || n.op == op::mul_mat_id) cached = false;
+    }
+    return true;
+  }
 
   void norm_fused(const tensor* add, const tensor& norm, const tensor* mul, const tensor* w, const tensor* q8k_user = nullptr) {
     const tensor& x = add ? *add->src[0] : *norm.src[0];
@@ -892,6 +987,32 @@ class vk_stream final : public stream {
     dispatch_1d("rope", a, (threads + 63) / 64);
   }
 
+  // The arguments of product n (its activations' rounding in the scratch), and whether quant_b also
+  // writes the int8 values and scales that matvec_dp reads (one column rounded to int8 blocks on a
+  // device with integer dot products).
+  dispatch_args product_args(const tensor& n, bool& with_i8) const {
+    const tensor& A = *n.src[0];
+    const tensor& B = *n.src[1];
+    const dtype act = vec_dot_type(A.type);
+    dispatch_args a = args_of(n);
+    a.u[0] = (uint32_t)round_up((size_t)B.ne[0], 16);
+    a.u[1] = (uint32_t)B.ne[1];
+    const act_regions reg = act_layout(B);
+    a.aux[0] = scratch_.addr;
+    a.aux[1] = scratch_.addr + reg.sums;
+    a.aux[2] = scratch_.addr + reg.i8;
+    a.aux[3] = scratch_.addr + reg.meta;
+    with_i8 = (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && B.ne[1] == 1 && d_.info().dot4 && dp_enabled();
+    return a;
+  }
+  // The product's activations are now rounded in the scratch (shared by the next products of them).
+  void cache_rounded(const tensor& B, dtype act, bool with_i8) {
+    cached_b_ = &B;
+    cached_act_ = act;
+    cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
+    cached_i8_ = with_i8;
+  }
+
   void mul_mat(const tensor& n, const tensor* glu = nullptr) {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
@@ -899,19 +1020,9 @@ class vk_stream final : public stream {
     const uint32_t Kp = (uint32_t)round_up(K, 16);
     const uint64_t rows = (uint64_t)(B.ne[1] * B.ne[2] * B.ne[3]);
     const dtype act = vec_dot_type(A.type);
-    dispatch_args a = args_of(n);
-    a.u[0] = Kp;
-    a.u[1] = (uint32_t)B.ne[1];
-    const act_regions reg = act_layout(B);
-    a.aux[0] = scratch_.addr;
-    a.aux[1] = scratch_.addr + reg.sums;
-    a.aux[2] = scratch_.addr + reg.i8;
-    a.aux[3] = scratch_.addr + reg.meta;
+    bool with_i8 = false;
+    dispatch_args a = product_args(n, with_i8);
     const span scratch{scratch_.addr, scratch_.addr + scratch_bytes(n)};
-    // One column rounded to int8 blocks on a device with integer dot products: quant_b also writes
-    // the int8 values and scales that matvec_dp reads.
-    const bool with_i8 = (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && B.ne[1] == 1 && d_.info().dot4 &&
-                         dp_enabled();
     // The rounded activations stay in the scratch until the next product with other activations
     // (q, k and v, or gate and up, share theirs).
     if (glu || cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data) ||
@@ -928,10 +1039,7 @@ class vk_stream final : public stream {
       }
       qa.u[7] = with_i8 ? 1 : 0;
       dispatch_1d("quant_b_" + lower(dtype_name(act)), qa, (rows * Kp + 255) / 256);
-      cached_b_ = &B;
-      cached_act_ = act;
-      cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
-      cached_i8_ = with_i8;
+      cache_rounded(B, act, with_i8);
     }
     next_reads_ = {span_of(&A), scratch};
     next_writes_ = {span_of(&n)};
@@ -1045,6 +1153,7 @@ class vk_stream final : public stream {
   double host_s_ = 0, host_reused_s_ = 0, wait_s_ = 0, gpu_ns_ = 0;
   int profile_ = 0;
   bool fuse_q8k_ = false;
+  bool norm_round_ = true;
   VkQueryPool qpool_ = VK_NULL_HANDLE;
   uint32_t qpool_cap_ = 0, rec_queries_ = 0, in_flight_queries_ = 0;
   std::vector<const std::string*> prof_names_;
