@@ -208,6 +208,38 @@ std::vector<op_case> all_cases() {
                         return kind == 1 ? b.g.add(o, b.g.view(x, {13, N}, {x->nb[1]}, 0)) : o;
                       }, 1e-10});
       }
+  // One-token products whose result a rope (normal mode) reads and / or a set_rows stores into a
+  // cache: the integer dot product kernel ropes and stores it itself (HEARTH_VK_ROPE_PRODUCT).
+  for (dtype t : {dtype::q4_k, dtype::q6_k, dtype::q4_0})
+    for (int variant : {0, 1, 2})
+      for (int store : {0, 1, 2}) {  // none, f16 cache, f32 cache
+        cs.push_back({fmt::format("mul_mat_{}_rope_{}_store{}", dtype_name(t), variant == 0 ? "plain" : variant == 1 ? "freq_factors" : "yarn_partial", store),
+                      [=](case_builder& b) {
+                        const int64_t hd = 64, n_head = 6, K = 512;
+                        rope_params rp{};
+                        rp.n_rot = variant == 2 ? 32 : 64;
+                        rp.mode = rope_mode::normal;
+                        rp.n_ctx_orig = 4096;
+                        rp.freq_base = 10000.0f;
+                        rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
+                        rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
+                        rp.attn_factor = 1.0f;
+                        rp.beta_fast = 32.0f;
+                        rp.beta_slow = 1.0f;
+                        tensor* qp = b.g.mul_mat(b.input(t, {K, hd * n_head}), b.input(dtype::f32, {K, 1}, -2, 2));
+                        tensor* ff = variant == 1 ? b.input(dtype::f32, {32}, 1, 8) : nullptr;
+                        tensor* r = b.g.rope(b.g.reshape(qp, {hd, n_head, 1}), b.ints({1}, {variant == 2 ? 3000 : 250}), ff, rp);
+                        if (store == 0) return r;
+                        tensor* cache = b.input(store == 1 ? dtype::f16 : dtype::f32, {hd * n_head, 9});
+                        return b.g.set_rows(cache, b.g.reshape(r, {hd * n_head, 1}), b.ints({1}, {5}));
+                      }, store == 1 ? 1e-8 : 1e-10});  // f16: a last-bit difference may flip an f16 rounding
+      }
+  for (dtype kv : {dtype::f16, dtype::f32})
+    cs.push_back({fmt::format("mul_mat_q6_K_store_{}", dtype_name(kv)), [=](case_builder& b) {
+                    tensor* vp = b.g.mul_mat(b.input(dtype::q6_k, {512, 96}), b.input(dtype::f32, {512, 1}, -2, 2));
+                    tensor* cache = b.input(kv, {96, 7});
+                    return b.g.set_rows(cache, b.g.reshape(vp, {96, 1}), b.ints({1}, {2}));
+                  }, kv == dtype::f16 ? 1e-8 : 1e-10});
   // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
   for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
     for (int64_t N : {1, 3})
@@ -445,6 +477,13 @@ TEST(VulkanOps, NormThenRounding) {
   setenv("HEARTH_VK_NORM_ROUND", "0", 1);
   run_group(dev, {"mul_mat_q4_k_after_", "mul_mat_q4_k_norm_round_", "mul_mat_q4_0_norm_round_"});
   unsetenv("HEARTH_VK_NORM_ROUND");
+}
+// The same products with the rope and the cache store as their own dispatches (HEARTH_VK_ROPE_PRODUCT=0).
+TEST(VulkanOps, ProductsThenRope) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_ROPE_PRODUCT", "0", 1);
+  run_group(dev, {"mul_mat_q4_K_rope_", "mul_mat_q6_K_rope_", "mul_mat_q4_0_rope_", "mul_mat_q6_K_store_"});
+  unsetenv("HEARTH_VK_ROPE_PRODUCT");
 }
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
 TEST(VulkanOps, ElementWise) {

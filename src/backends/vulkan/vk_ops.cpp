@@ -232,6 +232,7 @@ class vk_stream final : public stream {
       profile_ = std::atoi(e) == 2 ? 2 : 1;
     fuse_q8k_ = std::getenv("HEARTH_VK_FUSE_Q8K") != nullptr;
     norm_round_ = env_on("HEARTH_VK_NORM_ROUND");
+    rope_product_ = env_on("HEARTH_VK_ROPE_PRODUCT");
   }
   ~vk_stream() override {
     try {
@@ -365,6 +366,13 @@ class vk_stream final : public stream {
   struct step {
     uint32_t cmd;
     bool barrier;  // a barrier before it: it reads or overwrites what an earlier dispatch wrote
+  };
+
+  // What a one-token product does after its sums (matvec_dp.comp): the rope that reads it, and / or
+  // the set_rows that stores the (roped) result into a KV cache.
+  struct epilogue {
+    const tensor* rope = nullptr;
+    const tensor* store = nullptr;
   };
 
   void wait() {
@@ -729,11 +737,7 @@ class vk_stream final : public stream {
     const tensor& n0 = *nodes[i];
     if (!stored_.empty() && stored_.count(&n0)) return 0;  // done by a rope before it
     // rope -> set_rows of its result into a cache: one dispatch (HEARTH_VK_ROPE_STORE=0: two).
-    static const bool rope_store_on = [] {
-      const char* e = std::getenv("HEARTH_VK_ROPE_STORE");
-      return !(e && *e == '0');
-    }();
-    if (!off && rope_store_on && n0.op == op::rope) {
+    if (!off && rope_store_on() && n0.op == op::rope) {
       if (const tensor* st = rope_store(nodes, i)) {
         for (const tensor* src : n0.src)
           if (src) next_reads_.push_back(span_of(src));
@@ -762,6 +766,16 @@ class vk_stream final : public stream {
       ++n_fused_;
       mul_mat(*nodes[i + 1], &n0);
       return 1;
+    }
+    if (!off && rope_product_ && n0.op == op::mul_mat) {
+      epilogue ep;
+      if (product_epilogue(nodes, i, ep)) {
+        if (ep.rope) stored_.insert(ep.rope);
+        if (ep.store) stored_.insert(ep.store);
+        ++n_fused_;
+        mul_mat(n0, nullptr, &ep);
+        return 0;
+      }
     }
     if (!off && is_norm(n0) && i + 1 < nodes.size()) {
       const tensor* w = weight_of(n0, *nodes[i + 1]);
@@ -929,6 +943,64 @@ class vk_stream final : public stream {
     }
   }
 
+  // A one-token product on the integer dot product kernel whose result a rope (normal mode, so a
+  // pair of elements is in one workgroup) reads, alone: the product ropes it and writes the rope's
+  // output, and stores it into the KV cache when a set_rows does so after the rope (rope_store).
+  // Without a rope, a set_rows storing the product's result into a cache: the product stores it
+  // too. No node in between may touch that cache. HEARTH_VK_ROPE_PRODUCT=0: separate dispatches.
+  bool product_epilogue(const std::vector<tensor*>& nodes, size_t i, epilogue& ep) {
+    const tensor& n = *nodes[i];
+    const tensor& A = *n.src[0];
+    const tensor& B = *n.src[1];
+    if (B.ne[1] != 1 || n.nelements() != n.ne[0] || n.type != dtype::f32 || !n.is_contiguous() || (n.flags & tf_output)) return false;
+    bool with_i8 = false;
+    product_args(n, with_i8);
+    if (!with_i8 || !dp_matvec(A)) return false;
+    auto views_of_n = [&](const tensor* t) { return t && t->storage() == &n && t->data == n.data && t->is_contiguous(); };
+    const size_t end = std::min(nodes.size(), i + 16);
+    for (size_t j = i + 1; j < end && !ep.rope && !ep.store; ++j) {
+      const tensor& c = *nodes[j];
+      if (c.op == op::rope && views_of_n(c.src[0])) {
+        rope_params rp;
+        std::memcpy(&rp, c.p.raw, sizeof rp);
+        if (rp.mode != rope_mode::normal || c.type != dtype::f32 || !c.is_contiguous() || c.ne[2] != 1 || c.ne[3] != 1 ||
+            c.ne[0] % 2 != 0 || c.nelements() != n.nelements() || c.src[1]->type != dtype::i32)
+          return false;
+        // The rope is the product's only reader (its unroped result is not stored).
+        for (const tensor* m : nodes)
+          if (m != &c && m->op != op::view && m->op != op::none)
+            for (const tensor* src : m->src)
+              if (src && src->storage() == &n) return false;
+        ep.rope = &c;
+        if (rope_store_on()) {
+          ep.store = rope_store(nodes, j);
+          if (ep.store && !cache_untouched(nodes, i, j, *ep.store)) ep.store = nullptr;
+        }
+      } else if (c.op == op::set_rows && views_of_n(c.src[1]) && c.src[1]->ne[0] == n.ne[0] && c.src[1]->ne[1] == 1 &&
+                 c.src[0]->nb[0] == type_size(c.src[0]->type) && (c.src[0]->type == dtype::f32 || c.src[0]->type == dtype::f16) &&
+                 c.src[0]->ne[2] == 1 && c.src[0]->ne[3] == 1 && c.src[2]->ne[0] == 1 && fits32(&c) &&
+                 cache_untouched(nodes, i, j, c)) {
+        ep.store = &c;
+      }
+    }
+    return ep.rope || ep.store;
+  }
+  // No node strictly between nodes[i] and nodes[j] touches the cache that set_rows st writes, or its ids.
+  static bool cache_untouched(const std::vector<tensor*>& nodes, size_t i, size_t j, const tensor& st) {
+    for (size_t k = i + 1; k < j; ++k) {
+      const tensor& m = *nodes[k];
+      if (m.op == op::none || m.op == op::view) continue;
+      if (m.storage() == st.storage() || m.storage() == st.src[2]->storage()) return false;
+      for (const tensor* s : m.src)
+        if (s && s->storage() == st.storage()) return false;
+    }
+    return true;
+  }
+  static bool rope_store_on() {
+    static const bool on = env_on("HEARTH_VK_ROPE_STORE");
+    return on;
+  }
+
   // The set_rows soon after a rope that stores the rope's result (reshaped to one row per token)
   // into a cache, when no node in between touches that cache: the rope kernel can store it too.
   const tensor* rope_store(const std::vector<tensor*>& nodes, size_t i) const {
@@ -952,11 +1024,11 @@ class vk_stream final : public stream {
     return nullptr;
   }
 
-  void rope(const tensor& n, const tensor* store = nullptr) {
+  // theta_scale, the YaRN corrections and the magnitude scale of a rope, as rope.comp reads them.
+  static void rope_angles(const tensor& n, uint32_t out[4]) {
     rope_params rp;
     std::memcpy(&rp, n.p.raw, sizeof rp);
     const int n_dims = rp.n_rot;
-    dispatch_args a = args_of(n);
     const float theta_scale = std::pow(rp.freq_base, -2.0f / (float)n_dims);
     float corr0 = 0.0f, corr1 = 0.0f;
     float mscale = rp.attn_factor;
@@ -968,10 +1040,15 @@ class vk_stream final : public stream {
       corr1 = std::min((float)(n_dims - 1), std::ceil(corr_dim(rp.beta_slow)));
       mscale *= 1.0f + 0.1f * std::log(1.0f / rp.freq_scale);
     }
-    a.u[0] = f2u(theta_scale);
-    a.u[1] = f2u(corr0);
-    a.u[2] = f2u(corr1);
-    a.u[3] = f2u(mscale);
+    out[0] = f2u(theta_scale);
+    out[1] = f2u(corr0);
+    out[2] = f2u(corr1);
+    out[3] = f2u(mscale);
+  }
+
+  void rope(const tensor& n, const tensor* store = nullptr) {
+    dispatch_args a = args_of(n);
+    rope_angles(n, a.u);
     a.u[4] = n.src[2] ? 1 : 0;
     if (store) {
       const tensor& S = *store->src[0];
@@ -1013,7 +1090,7 @@ class vk_stream final : public stream {
     cached_i8_ = with_i8;
   }
 
-  void mul_mat(const tensor& n, const tensor* glu = nullptr) {
+  void mul_mat(const tensor& n, const tensor* glu = nullptr, const epilogue* ep = nullptr) {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
     const uint32_t K = (uint32_t)B.ne[0];
@@ -1047,6 +1124,35 @@ class vk_stream final : public stream {
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
     if (B.ne[1] == 1 && cached_i8_ && with_i8 && dp_matvec(A)) {
+      if (ep) {
+        if (ep->rope) {
+          const tensor& r = *ep->rope;
+          a.t[1] = desc(r.src[1]);
+          a.t[2] = desc(r.src[2]);
+          a.t[4] = desc(&r);
+          uint32_t ang[4];
+          rope_angles(r, ang);
+          std::copy(ang, ang + 4, a.u + 1);
+          a.u[5] = 1 | (r.src[2] ? 2 : 0);
+          std::memcpy(a.p, r.p.raw, sizeof a.p);  // n_rot p[0], freq_scale p[4], ext_factor p[5]
+          a.p[1] = (int32_t)r.ne[0];
+          next_reads_.push_back(span_of(r.src[1]));
+          if (r.src[2]) next_reads_.push_back(span_of(r.src[2]));
+          next_writes_ = {span_of(&r)};
+        } else {
+          a.p[1] = (int32_t)M;  // one "head": i0 = m (no rope)
+        }
+        if (ep->store) {
+          const tensor& st = *ep->store;
+          a.t[3] = desc(st.src[2]);
+          a.aux[0] = (uint64_t)reinterpret_cast<uintptr_t>(st.data);
+          a.u[5] |= 4 | (st.src[0]->type == dtype::f16 ? 8 : 0);
+          a.u[6] = (uint32_t)st.nb[1];
+          a.u[7] = (uint32_t)st.ne[1];
+          next_reads_.push_back(span_of(st.src[2]));
+          next_writes_.push_back(span_of(&st));
+        }
+      }
       const uint32_t groups = (M + 3) / 4;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
       if (profile_ == 1) next_label_ = "mv_dp_" + t + " " + std::to_string(M) + "x" + std::to_string(K);
@@ -1154,6 +1260,7 @@ class vk_stream final : public stream {
   int profile_ = 0;
   bool fuse_q8k_ = false;
   bool norm_round_ = true;
+  bool rope_product_ = true;
   VkQueryPool qpool_ = VK_NULL_HANDLE;
   uint32_t qpool_cap_ = 0, rec_queries_ = 0, in_flight_queries_ = 0;
   std::vector<const std::string*> prof_names_;

@@ -10,10 +10,17 @@
 // d8 d sc (sum(q q8) - 32 sum(q8)) for Q6_K, d8 d (sum(q q8) - 8 sum(q8)) for Q4_0 (16 for Q5_0,
 // 0 for Q8_0), d8 d sum(q q8) + m s8 for Q4_1 and Q5_1. 4 rows per workgroup, threads per block
 // as in matvec_wide (2 per block of 32: 16 elements each). A = t[0] [K, M, a2, a3]; dst = t[4].
+// u[5] != 0 (one token, one batch): the result of a following rope and / or set_rows, in t[4] (the
+// rope's output, contiguous, or the product's): bit 1 roped in normal mode (adjacent pairs, so a
+// pair lies in one workgroup) with head size p[1], n_rot p[0], position t[1][0], frequency factors
+// t[2] (bit 2), theta_scale u[1], YaRN corrections u[2], u[3], magnitude u[4], freq_scale p[4],
+// ext_factor p[5]; bit 4 also stored into row ids[0] (ids t[3]) of the cache at aux[0] (u[6] bytes
+// per row, u[7] rows), as f16 with bit 8.
 #include "common.glsl"
 #extension GL_EXT_spirv_intrinsics : require
 spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
 int sdot4(uint a, uint b, spirv_literal int fmt);
+#include "rope.glsl"
 #define WG 128u
 #define ROWS 4u
 layout(local_size_x = 128) in;
@@ -22,6 +29,7 @@ layout(buffer_reference, scalar, buffer_reference_align = 16) buffer u32x4_ref {
 layout(buffer_reference, scalar, buffer_reference_align = 8) buffer u32x2_ref { uvec2 v[]; };
 
 shared float red[ROWS * (WG / 4u)];
+shared float fin[ROWS];
 
 int dot16(uvec4 w, uvec4 a) {
   return sdot4(w.x, a.x, 0) + sdot4(w.y, a.y, 0) + sdot4(w.z, a.z, 0) + sdot4(w.w, a.w, 0);
@@ -183,9 +191,44 @@ void main() {
     if (subgroupElect()) red[gl_SubgroupID * ROWS + r] = s;
   }
   barrier();
-  if (tid < ROWS && m0 + tid < M) {
+  const uint fl = ARGS.u[5];
+  if (fl == 0u) {
+    if (tid < ROWS && m0 + tid < M) {
+      float s = 0.0;
+      for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[i * ROWS + tid];
+      st_f32(D.addr + uint64_t(4u) * (m0 + tid) + uint64_t(i2) * D.nb[2] + uint64_t(i3) * D.nb[3], s);
+    }
+    return;
+  }
+  // One token's product, roped (bit 1) and / or stored into its KV cache row (bit 4): see the top.
+  if (tid < ROWS) {
     float s = 0.0;
     for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[i * ROWS + tid];
-    st_f32(D.addr + uint64_t(4u) * (m0 + tid) + uint64_t(i2) * D.nb[2] + uint64_t(i3) * D.nb[3], s);
+    fin[tid] = s;
+  }
+  barrier();
+  const uint m = m0 + tid;
+  if (tid < ROWS && m < M) {
+    float y = fin[tid];
+    const uint i0 = m % uint(ARGS.p[1]);
+    if ((fl & 1u) != 0u && i0 < uint(ARGS.p[0])) {
+      const uint ip = i0 / 2u;
+      const int pos = ld_i32(ARGS.t[1].addr);
+      const float f = (fl & 2u) != 0u ? ld_f32(ARGS.t[2].addr + uint64_t(4u) * ip) : 1.0;
+      float c, sn;
+      rope_cs(pos, ip, uintBitsToFloat(ARGS.u[1]), f, intBitsToFloat(ARGS.p[4]), intBitsToFloat(ARGS.p[5]), uintBitsToFloat(ARGS.u[2]),
+              uintBitsToFloat(ARGS.u[3]), uintBitsToFloat(ARGS.u[4]), c, sn);
+      const float x0 = fin[tid & ~1u], x1 = fin[tid | 1u];
+      y = (i0 & 1u) == 0u ? x0 * c - x1 * sn : x0 * sn + x1 * c;
+    }
+    st_f32(D.addr + uint64_t(4u) * m, y);
+    if ((fl & 4u) != 0u) {
+      const int id = ld_i32(ARGS.t[3].addr);
+      if (id >= 0 && uint(id) < ARGS.u[7]) {
+        const uint64_t dst = ARGS.aux[0] + uint64_t(id) * ARGS.u[6];
+        if ((fl & 8u) != 0u) u16_ref(dst).v[m] = uint16_t(f2h(y));
+        else f32_ref(dst).v[m] = y;
+      }
+    }
   }
 }
