@@ -240,6 +240,16 @@ std::vector<op_case> all_cases() {
                     tensor* cache = b.input(kv, {96, 7});
                     return b.g.set_rows(cache, b.g.reshape(vp, {96, 1}), b.ints({1}, {2}));
                   }, kv == dtype::f16 ? 1e-8 : 1e-10});
+  // One token through gate, up, swiglu, down: with HEARTH_VK_GLU_ROUND=1 gate and up are one dispatch
+  // that also computes and rounds the swiglu for down (see GateUpRoundTheirSwiglu).
+  for (dtype t : {dtype::q4_k, dtype::q6_k})
+    for (int64_t n_ff : {256, 768})
+      cs.push_back({fmt::format("mul_mat_{}_gate_up_swiglu_down_ff{}", dtype_name(t), n_ff), [=](case_builder& b) {
+                      tensor* x = b.input(dtype::f32, {512, 1}, -2, 2);
+                      tensor* g = b.g.mul_mat(b.input(t, {512, n_ff}), x);
+                      tensor* u = b.g.mul_mat(b.input(t, {512, n_ff}), x);
+                      return b.g.mul_mat(b.input(t == dtype::q4_k ? dtype::q6_k : dtype::q4_k, {n_ff, 40}), b.g.swiglu(g, u));
+                    }, 1e-10});
   // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
   for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
     for (int64_t N : {1, 3})
@@ -484,6 +494,13 @@ TEST(VulkanOps, ProductsThenRope) {
   setenv("HEARTH_VK_ROPE_PRODUCT", "0", 1);
   run_group(dev, {"mul_mat_q4_K_rope_", "mul_mat_q6_K_rope_", "mul_mat_q4_0_rope_", "mul_mat_q6_K_store_"});
   unsetenv("HEARTH_VK_ROPE_PRODUCT");
+}
+// Gate and up in one dispatch whose last workgroup per block rounds the swiglu (opt-in).
+TEST(VulkanOps, GateUpRoundTheirSwiglu) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_GLU_ROUND", "1", 1);
+  run_group(dev, {"mul_mat_q4_K_gate_up_", "mul_mat_q6_K_gate_up_", "mul_mat_q4_K_swiglu", "mul_mat_q4_0_swiglu"});
+  unsetenv("HEARTH_VK_GLU_ROUND");
 }
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
 TEST(VulkanOps, ElementWise) {

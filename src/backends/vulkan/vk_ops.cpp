@@ -118,6 +118,21 @@ act_regions act_layout(const tensor& b) {
 }
 size_t act_scratch_bytes(const tensor& b) { return act_layout(b).total; }
 
+// The glu scratch of gate and up products that round their swiglu for the next product (one token,
+// n rows a multiple of 256): a counter per block of 256, the int8 values, d and run sums (48 bytes)
+// per block.
+struct glu_regions {
+  size_t i8, meta, total;
+};
+glu_regions glu_layout(uint32_t n) {
+  const size_t kp = round_up(n, 256);
+  glu_regions r;
+  r.i8 = round_up(kp / 256 * 4, 256);
+  r.meta = r.i8 + kp;
+  r.total = r.meta + round_up(kp / 256 * 48, 256);
+  return r;
+}
+
 // Products of one activation column with integer dot products (matvec_dp.comp) for Q4_K, Q6_K, Q4_0,
 // Q4_1, Q5_0, Q5_1 and Q8_0, where the device has them; HEARTH_VK_DP=0 keeps the float kernels
 // (comparisons).
@@ -233,6 +248,7 @@ class vk_stream final : public stream {
     fuse_q8k_ = std::getenv("HEARTH_VK_FUSE_Q8K") != nullptr;
     norm_round_ = env_on("HEARTH_VK_NORM_ROUND");
     rope_product_ = env_on("HEARTH_VK_ROPE_PRODUCT");
+    if (const char* e = std::getenv("HEARTH_VK_GLU_ROUND")) glu_round_ = *e == '1';
   }
   ~vk_stream() override {
     try {
@@ -245,6 +261,7 @@ class vk_stream final : public stream {
     d_.release(staging_);
     d_.release(scratch_);
     d_.release(att_scratch_);
+    d_.release(glu_scratch_);
     vkDestroyFence(d_.handle(), fence_, nullptr);
     vkDestroyCommandPool(d_.handle(), pool_, nullptr);
   }
@@ -262,6 +279,15 @@ class vk_stream final : public stream {
     }
     bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
     moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
+    if (glu_round_) {
+      size_t glu = 0;
+      for (tensor* n : nodes)
+        if (n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
+      if (grow(glu_scratch_, glu, vk_device::mem_kind::device)) {
+        d_.fill(glu_scratch_, 0);  // the block counters start at 0 (and each graph leaves them so)
+        moved = true;
+      }
+    }
     cmds_.clear();
     args_.clear();
     spans_.clear();
@@ -373,6 +399,8 @@ class vk_stream final : public stream {
   struct epilogue {
     const tensor* rope = nullptr;
     const tensor* store = nullptr;
+    const tensor* up = nullptr;   // with glu: this product is the gate, up the product beside it
+    const tensor* glu = nullptr;  // swiglu(gate, up), rounded for the product after it (glu_round)
   };
 
   void wait() {
@@ -767,6 +795,16 @@ class vk_stream final : public stream {
       mul_mat(*nodes[i + 1], &n0);
       return 1;
     }
+    if (!off && glu_round_ && n0.op == op::mul_mat && i + 3 < nodes.size() && glu_pair(nodes, i)) {
+      epilogue ep;
+      ep.up = nodes[i + 1];
+      ep.glu = nodes[i + 2];
+      stored_.insert(ep.up);
+      stored_.insert(ep.glu);
+      n_fused_ += 2;
+      mul_mat(n0, nullptr, &ep);
+      return 0;
+    }
     if (!off && rope_product_ && n0.op == op::mul_mat) {
       epilogue ep;
       if (product_epilogue(nodes, i, ep)) {
@@ -985,6 +1023,41 @@ class vk_stream final : public stream {
     }
     return ep.rope || ep.store;
   }
+  // gate = nodes[i], up, swiglu(gate, up), down(swiglu): one token, Q4_K/Q6_K weights on the
+  // integer dot product kernel, rows a multiple of 256. Gate and up become one dispatch whose last
+  // workgroup per block of 256 computes the swiglu and rounds it for down (matvec_dp.comp, bit 16):
+  // the glu's rounding dispatch and its barrier level go. Opt-in (HEARTH_VK_GLU_ROUND=1): the
+  // workgroups meet through atomic counters and coherent loads, not yet run on a GPU.
+  bool glu_pair(const std::vector<tensor*>& nodes, size_t i) const {
+    const tensor& g = *nodes[i];
+    const tensor& u = *nodes[i + 1];
+    const tensor& act = *nodes[i + 2];
+    const tensor& down = *nodes[i + 3];
+    auto one_token_dp = [&](const tensor& p, const tensor& b) {
+      if (p.op != op::mul_mat || p.src[1] != &b || b.ne[1] != 1 || b.nelements() != b.ne[0]) return false;
+      const dtype t = p.src[0]->type;
+      if ((t != dtype::q4_k && t != dtype::q6_k) || !dp_matvec(*p.src[0]) || p.src[0]->ne[2] != 1 || p.src[0]->ne[3] != 1) return false;
+      bool with_i8 = false;
+      product_args(p, with_i8);
+      return with_i8 && p.type == dtype::f32 && p.is_contiguous();
+    };
+    if (!one_token_dp(g, *g.src[1]) || !one_token_dp(u, *g.src[1]) || g.src[0]->type != u.src[0]->type || g.ne[0] != u.ne[0] ||
+        g.ne[0] % 256 != 0)
+      return false;
+    if (act.op != op::glu || act.p.i(0) == 1 || act.src[0] != &g || act.src[1] != &u || act.type != dtype::f32 || !act.is_contiguous() ||
+        act.nelements() != g.ne[0] || (act.flags & tf_output))
+      return false;
+    if (!one_token_dp(down, act) || down.src[0]->ne[0] != g.ne[0]) return false;
+    const span so = span_of(&act);
+    if (overlaps({span_of(&g), span_of(&u)}, so) || overlaps({span_of(&g)}, span_of(&u))) return false;
+    // Only down reads the glu (nothing finds its float rounding in the main scratch).
+    for (const tensor* m : nodes)
+      if (m != &down && m->op != op::view && m->op != op::none)
+        for (const tensor* src : m->src)
+          if (src && src->storage() == &act) return false;
+    return true;
+  }
+
   // No node strictly between nodes[i] and nodes[j] touches the cache that set_rows st writes, or its ids.
   static bool cache_untouched(const std::vector<tensor*>& nodes, size_t i, size_t j, const tensor& st) {
     for (size_t k = i + 1; k < j; ++k) {
@@ -1088,6 +1161,7 @@ class vk_stream final : public stream {
     cached_act_ = act;
     cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
     cached_i8_ = with_i8;
+    cached_glu_ = false;
   }
 
   void mul_mat(const tensor& n, const tensor* glu = nullptr, const epilogue* ep = nullptr) {
@@ -1120,10 +1194,42 @@ class vk_stream final : public stream {
     }
     next_reads_ = {span_of(&A), scratch};
     next_writes_ = {span_of(&n)};
+    if (cached_glu_) {
+      // The activations were rounded by the gate and up products (glu_round): int8 values and scales
+      // in the glu scratch, for matvec_dp (glu_pair made sure this product takes it).
+      const glu_regions gr = glu_layout((uint32_t)B.ne[0]);
+      a.aux[2] = glu_scratch_.addr + gr.i8;
+      a.aux[3] = glu_scratch_.addr + gr.meta;
+      next_reads_ = {span_of(&A), {glu_scratch_.addr, glu_scratch_.addr + gr.total}};
+    }
     const std::string t = lower(dtype_name(A.type));
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
     if (B.ne[1] == 1 && cached_i8_ && with_i8 && dp_matvec(A)) {
+      if (ep && ep->glu) {
+        const tensor& up = *ep->up;
+        const glu_regions gr = glu_layout(M);
+        a.t[1] = desc(up.src[0]);
+        a.t[2] = desc(&n);
+        a.t[3] = desc(&up);
+        a.t[4] = desc(ep->glu);
+        a.u[1] = (M + 3) / 4;
+        a.u[5] = 16;
+        a.aux[0] = glu_scratch_.addr;
+        a.aux[1] = glu_scratch_.addr + gr.meta;
+        const uint64_t i8 = glu_scratch_.addr + gr.i8;
+        a.p[2] = (int32_t)(uint32_t)i8;
+        a.p[3] = (int32_t)(uint32_t)(i8 >> 32);
+        next_reads_.push_back(span_of(up.src[0]));
+        next_writes_ = {span_of(&n), span_of(&up), span_of(ep->glu), {glu_scratch_.addr, glu_scratch_.addr + gr.total}};
+        const uint32_t groups = 2 * a.u[1];
+        const uint32_t gx = std::min<uint32_t>(groups, 65535);
+        if (profile_ == 1) next_label_ = "mv_dp_glu_" + t + " 2x" + std::to_string(M) + "x" + std::to_string(K);
+        dispatch("matvec_dp_" + t, a, gx, (groups + gx - 1) / gx, 1);
+        cache_rounded(*ep->glu, dtype::q8_k, true);
+        cached_glu_ = true;
+        return;
+      }
       if (ep) {
         if (ep->rope) {
           const tensor& r = *ep->rope;
@@ -1233,7 +1339,7 @@ class vk_stream final : public stream {
   VkCommandBuffer graph_cmd_ = VK_NULL_HANDLE, copy_cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   bool in_flight_ = false;
-  allocation arena_, staging_, scratch_, att_scratch_;
+  allocation arena_, staging_, scratch_, att_scratch_, glu_scratch_;
   size_t staging_used_ = 0;
   std::vector<pending_copy> pending_;
   std::vector<span> spans_, rec_spans_;
@@ -1261,6 +1367,8 @@ class vk_stream final : public stream {
   bool fuse_q8k_ = false;
   bool norm_round_ = true;
   bool rope_product_ = true;
+  bool glu_round_ = false;
+  bool cached_glu_ = false;  // the cached activations are in glu_scratch_ (int8 and scales only)
   VkQueryPool qpool_ = VK_NULL_HANDLE;
   uint32_t qpool_cap_ = 0, rec_queries_ = 0, in_flight_queries_ = 0;
   std::vector<const std::string*> prof_names_;
