@@ -866,7 +866,10 @@ class vk_stream final : public stream {
     if (!norm_round_ || fuse_q8k_ || !mul || !w) return false;
     const tensor& m = *mul;
     const tensor& x = add ? *add->src[0] : *norm.src[0];
-    if (m.ne[0] % 256 != 0 || !m.is_contiguous() || x.type != dtype::f32 || x.nb[0] != 4 || !same_shape(x, norm)) return false;
+    // Few rows only: every workgroup reads its whole row, which for a prompt's many rows would cost
+    // more reads than the norm's one workgroup per row, whose rows alone fill the GPU there.
+    if (m.ne[0] % 256 != 0 || m.nrows() > 8 || !m.is_contiguous() || x.type != dtype::f32 || x.nb[0] != 4 || !same_shape(x, norm))
+      return false;
     const tensor* c = nullptr;
     for (size_t j = from; j < std::min(nodes.size(), from + 8) && !c; ++j)
       if (nodes[j]->op == op::mul_mat && nodes[j]->src[1] == &m) c = nodes[j];
