@@ -9,8 +9,8 @@
 // the weight row t[0] (bit 8: stored in B; bit 4: the norm before the weight stored in t[4]). K is
 // then a multiple of 256, so a workgroup's elements lie in one row: every workgroup sums its whole
 // row (the same order as norm.comp) and normalises and rounds its own 256 elements, so the rounding
-// runs in as many workgroups as blocks. No output may overlap t[0], t[2] or t[3] (other workgroups
-// read them).
+// runs in as many workgroups as blocks. No stored output may overlap t[0], t[2] or t[3] (other
+// workgroups read them whole).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 #include "reduce.glsl"
