@@ -1028,7 +1028,7 @@ class vk_stream final : public stream {
   }
   // gate = nodes[i], up, swiglu(gate, up), down(swiglu): one token, Q4_K/Q6_K weights on the
   // integer dot product kernel, rows a multiple of 256. Gate and up become one dispatch whose last
-  // workgroup per block of 256 computes the swiglu and rounds it for down (matvec_dp.comp, bit 16):
+  // workgroup per block of 256 computes the swiglu and rounds it for down (matvec_dp.comp, GLU_ROUND):
   // the glu's rounding dispatch and its barrier level go. Opt-in (HEARTH_VK_GLU_ROUND=1): the
   // workgroups meet through atomic counters and coherent loads, not yet run on a GPU.
   bool glu_pair(const std::vector<tensor*>& nodes, size_t i) const {
@@ -1217,7 +1217,6 @@ class vk_stream final : public stream {
         a.t[3] = desc(&up);
         a.t[4] = desc(ep->glu);
         a.u[1] = (M + 3) / 4;
-        a.u[5] = 16;
         a.aux[0] = glu_scratch_.addr;
         a.aux[1] = glu_scratch_.addr + gr.meta;
         const uint64_t i8 = glu_scratch_.addr + gr.i8;
@@ -1228,7 +1227,7 @@ class vk_stream final : public stream {
         const uint32_t groups = 2 * a.u[1];
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         if (profile_ == 1) next_label_ = "mv_dp_glu_" + t + " 2x" + std::to_string(M) + "x" + std::to_string(K);
-        dispatch("matvec_dp_" + t, a, gx, (groups + gx - 1) / gx, 1);
+        dispatch("matvec_dp_glu_" + t, a, gx, (groups + gx - 1) / gx, 1);
         cache_rounded(*ep->glu, dtype::q8_k, true);
         cached_glu_ = true;
         return;
@@ -1264,8 +1263,8 @@ class vk_stream final : public stream {
       }
       const uint32_t groups = (M + 3) / 4;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
-      if (profile_ == 1) next_label_ = "mv_dp_" + t + " " + std::to_string(M) + "x" + std::to_string(K);
-      dispatch("matvec_dp_" + t, a, gx, (groups + gx - 1) / gx, batches);
+      if (profile_ == 1) next_label_ = (ep ? "mv_dp_rs_" : "mv_dp_") + t + " " + std::to_string(M) + "x" + std::to_string(K);
+      dispatch((ep ? "matvec_dp_rs_" : "matvec_dp_") + t, a, gx, (groups + gx - 1) / gx, batches);
     } else if (B.ne[1] == 1 && wide_matvec(A)) {
       static const int rows_env = std::getenv("HEARTH_VK_MV_ROWS") ? std::atoi(std::getenv("HEARTH_VK_MV_ROWS")) : 0;
       const uint32_t rows_per_wg = rows_env == 2 || rows_env == 8 ? (uint32_t)rows_env : 4;
