@@ -920,7 +920,7 @@ class vk_stream final : public stream {
     }
     if (profile_ == 1) next_label_ = "norm_round_" + lower(dtype_name(act));
     ++n_fused_;
-    dispatch_1d("quant_b_" + lower(dtype_name(act)), a, (uint64_t)m.nelements() / 256);
+    dispatch_1d("quant_b_norm_" + lower(dtype_name(act)), a, (uint64_t)m.nelements() / 256);
     cache_rounded(m, act, with_i8);
     return true;
   }
