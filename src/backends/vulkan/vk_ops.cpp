@@ -293,7 +293,10 @@ class vk_stream final : public stream {
     spans_.clear();
     cached_b_ = nullptr;
     stored_.clear();
+    const auto t_walk = std::chrono::steady_clock::now();
+    index_readers(nodes);
     for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+    const double walk = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_walk).count();
     // Device memory: every workgroup starts by reading its arguments, which in host memory would
     // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
     static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
@@ -321,10 +324,15 @@ class vk_stream final : public stream {
     n_dispatches_ += order_.size();
     pending_.clear();
     staging_used_ = 0;
+    const auto t_submit = std::chrono::steady_clock::now();
     submit(graph_cmd_);
+    submit_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_submit).count();
     const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     host_s_ += host;
-    if (same) host_reused_s_ += host;
+    if (same) {
+      host_reused_s_ += host;
+      walk_s_ += walk;
+    }
     ++n_computes_;
   }
 
@@ -526,6 +534,9 @@ class vk_stream final : public stream {
                  n_computes_ ? host_s_ * 1e3 / (double)n_computes_ : 0.0, n_reused_ ? host_reused_s_ * 1e3 / (double)n_reused_ : 0.0,
                  n_computes_ ? wait_s_ * 1e3 / (double)n_computes_ : 0.0,
                  (unsigned long long)n_submits_, (unsigned long long)n_dispatches_, (unsigned long long)n_barriers_, (unsigned long long)n_fused_);
+    if (n_reused_)
+      std::fprintf(stderr, "  host per reused recording: %.3f ms walking the nodes (fusion decisions, arguments); %.3f ms submitting per compute\n",
+                   walk_s_ * 1e3 / (double)n_reused_, submit_s_ * 1e3 / (double)n_computes_);
     if (n_gpu_timed_)
       std::fprintf(stderr, "  GPU %.3f ms per graph (%llu graphs timed)\n", gpu_ns_ / 1e6 / (double)n_gpu_timed_,
                    (unsigned long long)n_gpu_timed_);
@@ -892,10 +903,11 @@ class vk_stream final : public stream {
     bool store_norm = true;
     if (hits_input(&norm)) {
       if (norm.flags & tf_output) return false;
-      for (const tensor* n : nodes)
-        if (n != &m)
-          for (const tensor* src : n->src)
-            if (src && src->storage() == norm.storage()) return false;
+      const tensor* ns = norm.storage();
+      for (uint32_t j : list_of(readers_, ns))
+        if (nodes[j] != &m) return false;
+      for (uint32_t j : list_of(views_, ns))  // views read it too
+        if (nodes[j] != &m && nodes[j] != &norm) return false;
       store_norm = false;
     }
     a.t[0] = desc(w);
@@ -927,21 +939,52 @@ class vk_stream final : public stream {
 
   // Whether every node from nodes[from] on that reads m is a product of it finding m's rounding (to
   // act) still in the scratch: no product of other activations comes between.
-  static bool only_cached_readers(const std::vector<tensor*>& nodes, size_t from, const tensor& m, dtype act) {
+  bool only_cached_readers(const std::vector<tensor*>& nodes, size_t from, const tensor& m, dtype act) const {
     if (m.flags & tf_output) return false;
-    bool cached = true;
-    for (size_t j = from; j < nodes.size(); ++j) {
+    for (uint32_t j : list_of(views_, &m))
+      if (j >= from && nodes[j] != &m) return false;
+    uint32_t m_products = 0;  // products of m met so far, from nodes[from] on
+    for (uint32_t j : list_of(readers_, &m)) {
+      if (j < from) continue;
       const tensor& n = *nodes[j];
-      if (n.op == op::mul_mat && n.src[1] == &m) {
-        if (!cached || vec_dot_type(n.src[0]->type) != act) return false;
-        continue;
-      }
-      if (n.view_src && n.storage() == &m) return false;
-      for (const tensor* src : n.src)
-        if (src && src->storage() == &m) return false;
-      if (n.op == op::mul_mat || n.op == op::mul_mat_id) cached = false;
+      if (n.op != op::mul_mat || n.src[1] != &m || vec_dot_type(n.src[0]->type) != act) return false;
+      if (products_before_[j] - products_before_[from] != m_products) return false;  // another product came between
+      ++m_products;
     }
     return true;
+  }
+
+  // Per compute: the nodes (not views or leaves) that read each storage through a source, the
+  // nodes whose own storage is each storage (views of it), and how many products come before each
+  // node. The fusion checks ask "who else reads this?" for many nodes; scanning the node list each
+  // time cost ~1 ms of host time per token for an 8B graph on the H200.
+  std::unordered_map<const tensor*, std::vector<uint32_t>> readers_, views_;
+  std::vector<uint32_t> products_before_;
+  static const std::vector<uint32_t>& list_of(const std::unordered_map<const tensor*, std::vector<uint32_t>>& map, const tensor* t) {
+    static const std::vector<uint32_t> none;
+    const auto it = map.find(t);
+    return it == map.end() ? none : it->second;
+  }
+  void index_readers(const std::vector<tensor*>& nodes) {
+    for (auto& [t, list] : readers_) list.clear();
+    for (auto& [t, list] : views_) list.clear();
+    products_before_.assign(nodes.size() + 1, 0);
+    for (size_t j = 0; j < nodes.size(); ++j) {
+      const tensor& n = *nodes[j];
+      products_before_[j + 1] = products_before_[j] + (n.op == op::mul_mat || n.op == op::mul_mat_id ? 1 : 0);
+      if (n.view_src) views_[n.storage()].push_back((uint32_t)j);
+      if (n.op == op::view || n.op == op::none) continue;
+      for (const tensor* src : n.src) {
+        if (!src) continue;
+        std::vector<uint32_t>& list = readers_[src->storage()];
+        if (list.empty() || list.back() != (uint32_t)j) list.push_back((uint32_t)j);
+      }
+    }
+  }
+  // Whether node index j is the only node (views and leaves aside) reading storage t.
+  bool sole_reader(const tensor* t, size_t j) const {
+    const std::vector<uint32_t>& list = list_of(readers_, t);
+    return list.size() == 1 && list[0] == (uint32_t)j;
   }
 
   void norm_fused(const tensor* add, const tensor& norm, const tensor* mul, const tensor* w, const tensor* q8k_user = nullptr) {
@@ -1008,10 +1051,7 @@ class vk_stream final : public stream {
             c.ne[0] % 2 != 0 || c.nelements() != n.nelements() || c.src[1]->type != dtype::i32)
           return false;
         // The rope is the product's only reader (its unroped result is not stored).
-        for (const tensor* m : nodes)
-          if (m != &c && m->op != op::view && m->op != op::none)
-            for (const tensor* src : m->src)
-              if (src && src->storage() == &n) return false;
+        if (!sole_reader(&n, j)) return false;
         ep.rope = &c;
         if (rope_store_on()) {
           ep.store = rope_store(nodes, j);
@@ -1054,11 +1094,7 @@ class vk_stream final : public stream {
     const span so = span_of(&act);
     if (overlaps({span_of(&g), span_of(&u)}, so) || overlaps({span_of(&g)}, span_of(&u))) return false;
     // Only down reads the glu (nothing finds its float rounding in the main scratch).
-    for (const tensor* m : nodes)
-      if (m != &down && m->op != op::view && m->op != op::none)
-        for (const tensor* src : m->src)
-          if (src && src->storage() == &act) return false;
-    return true;
+    return sole_reader(&act, i + 3);
   }
 
   // No node strictly between nodes[i] and nodes[j] touches the cache that set_rows st writes, or its ids.
@@ -1364,7 +1400,7 @@ class vk_stream final : public stream {
   uint64_t cached_addr_ = 0;
   uint64_t n_fused_ = 0;
   uint64_t n_dispatches_ = 0, n_barriers_ = 0, n_submits_ = 0, n_computes_ = 0, n_reused_ = 0, n_gpu_timed_ = 0;
-  double host_s_ = 0, host_reused_s_ = 0, wait_s_ = 0, gpu_ns_ = 0;
+  double host_s_ = 0, host_reused_s_ = 0, wait_s_ = 0, gpu_ns_ = 0, walk_s_ = 0, submit_s_ = 0;
   int profile_ = 0;
   bool fuse_q8k_ = false;
   bool norm_round_ = true;
