@@ -84,5 +84,15 @@ if(TARGET test_vulkan)
   add_test(NAME vulkan.without_integer_dot COMMAND test_vulkan
            "--gtest_filter=VulkanOps.MatrixProducts:VulkanOps.Rope:Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q6_k_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q4_0_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q5_1_prompt16_full")
   set_tests_properties(vulkan.without_integer_dot PROPERTIES ENVIRONMENT "HEARTH_VK_DP=0;HEARTH_VK_ROPE_STORE=0" LABELS vulkan TIMEOUT 600)
+  # The norm as its own dispatch before the activation rounding (HEARTH_VK_NORM_ROUND=0), the rope and the
+  # KV cache store after a one-token product as their own dispatches (HEARTH_VK_ROPE_PRODUCT=0), in whole models.
+  add_test(NAME vulkan.without_norm_round_rope_product COMMAND test_vulkan
+           "--gtest_filter=Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q4_0_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_gemma2_q4_k_m_prompt16_full")
+  set_tests_properties(vulkan.without_norm_round_rope_product PROPERTIES ENVIRONMENT "HEARTH_VK_NORM_ROUND=0;HEARTH_VK_ROPE_PRODUCT=0"
+                       LABELS vulkan TIMEOUT 600)
+  # Gate and up in one dispatch that rounds their swiglu for down (opt-in HEARTH_VK_GLU_ROUND=1), in whole models.
+  add_test(NAME vulkan.glu_round COMMAND test_vulkan
+           "--gtest_filter=Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q6_k_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_qwen2_q4_k_m_prompt16_full")
+  set_tests_properties(vulkan.glu_round PROPERTIES ENVIRONMENT "HEARTH_VK_GLU_ROUND=1" LABELS vulkan TIMEOUT 600)
 endif()
 # --- end vulkan

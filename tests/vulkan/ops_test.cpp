@@ -190,6 +190,66 @@ std::vector<op_case> all_cases() {
                       tensor* v = b.g.mul_mat(b.input(dtype::q6_k, {768, 9}), h);
                       return b.g.add(b.g.view(q, {9, N}, {q->nb[1]}, 0), v);
                     }, 1e-10});
+  // (add ->) norm -> mul by a weight row -> products of it: one rounding dispatch with a norm
+  // prologue (HEARTH_VK_NORM_ROUND), for q8_K, q8_0 / q8_1 and f16 roundings, rms_norm and norm, one
+  // row and several; the products' sum keeps the mul's result alive (stored) or not (only rounded).
+  for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::q5_1, dtype::f16})
+    for (int kind : {0, 1, 2})
+      for (int64_t N : {1, 2}) {
+        const std::string nm = kind == 0 ? "rms_norm" : kind == 1 ? "add_rms_norm" : "add_norm";
+        cs.push_back({fmt::format("mul_mat_{}_norm_round_{}_n{}", dtype_name(t), nm, N), [=](case_builder& b) {
+                        tensor* x = b.input(dtype::f32, {512, N}, -3, 3);
+                        if (kind > 0) x = b.g.add(x, b.input(dtype::f32, {512, N}));
+                        tensor* nx = kind == 2 ? b.g.norm(x, 1e-5f) : b.g.rms_norm(x, 1e-6f);
+                        tensor* h = b.g.mul(nx, b.input(dtype::f32, {512}, 0.5, 1.5));
+                        tensor* q = b.g.mul_mat(b.input(t, {512, 13}), h);
+                        tensor* r = b.g.mul_mat(b.input(t, {512, 13}), h);
+                        tensor* o = b.g.add(q, r);
+                        return kind == 1 ? b.g.add(o, b.g.view(x, {13, N}, {x->nb[1]}, 0)) : o;
+                      }, 1e-10});
+      }
+  // One-token products whose result a rope (normal mode) reads and / or a set_rows stores into a
+  // cache: the integer dot product kernel ropes and stores it itself (HEARTH_VK_ROPE_PRODUCT).
+  for (dtype t : {dtype::q4_k, dtype::q6_k, dtype::q4_0})
+    for (int variant : {0, 1, 2})
+      for (int store : {0, 1, 2}) {  // none, f16 cache, f32 cache
+        cs.push_back({fmt::format("mul_mat_{}_rope_{}_store{}", dtype_name(t), variant == 0 ? "plain" : variant == 1 ? "freq_factors" : "yarn_partial", store),
+                      [=](case_builder& b) {
+                        const int64_t hd = 64, n_head = 6, K = 512;
+                        rope_params rp{};
+                        rp.n_rot = variant == 2 ? 32 : 64;
+                        rp.mode = rope_mode::normal;
+                        rp.n_ctx_orig = 4096;
+                        rp.freq_base = 10000.0f;
+                        rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
+                        rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
+                        rp.attn_factor = 1.0f;
+                        rp.beta_fast = 32.0f;
+                        rp.beta_slow = 1.0f;
+                        tensor* qp = b.g.mul_mat(b.input(t, {K, hd * n_head}), b.input(dtype::f32, {K, 1}, -2, 2));
+                        tensor* ff = variant == 1 ? b.input(dtype::f32, {32}, 1, 8) : nullptr;
+                        tensor* r = b.g.rope(b.g.reshape(qp, {hd, n_head, 1}), b.ints({1}, {variant == 2 ? 3000 : 250}), ff, rp);
+                        if (store == 0) return r;
+                        tensor* cache = b.input(store == 1 ? dtype::f16 : dtype::f32, {hd * n_head, 9});
+                        return b.g.set_rows(cache, b.g.reshape(r, {hd * n_head, 1}), b.ints({1}, {5}));
+                      }, store == 1 ? 1e-8 : 1e-10});  // f16: a last-bit difference may flip an f16 rounding
+      }
+  for (dtype kv : {dtype::f16, dtype::f32})
+    cs.push_back({fmt::format("mul_mat_q6_K_store_{}", dtype_name(kv)), [=](case_builder& b) {
+                    tensor* vp = b.g.mul_mat(b.input(dtype::q6_k, {512, 96}), b.input(dtype::f32, {512, 1}, -2, 2));
+                    tensor* cache = b.input(kv, {96, 7});
+                    return b.g.set_rows(cache, b.g.reshape(vp, {96, 1}), b.ints({1}, {2}));
+                  }, kv == dtype::f16 ? 1e-8 : 1e-10});
+  // One token through gate, up, swiglu, down: with HEARTH_VK_GLU_ROUND=1 gate and up are one dispatch
+  // that also computes and rounds the swiglu for down (see GateUpRoundTheirSwiglu).
+  for (dtype t : {dtype::q4_k, dtype::q6_k})
+    for (int64_t n_ff : {256, 768})
+      cs.push_back({fmt::format("mul_mat_{}_gate_up_swiglu_down_ff{}", dtype_name(t), n_ff), [=](case_builder& b) {
+                      tensor* x = b.input(dtype::f32, {512, 1}, -2, 2);
+                      tensor* g = b.g.mul_mat(b.input(t, {512, n_ff}), x);
+                      tensor* u = b.g.mul_mat(b.input(t, {512, n_ff}), x);
+                      return b.g.mul_mat(b.input(t == dtype::q4_k ? dtype::q6_k : dtype::q4_k, {n_ff, 40}), b.g.swiglu(g, u));
+                    }, 1e-10});
   // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
   for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
     for (int64_t N : {1, 3})
@@ -420,6 +480,27 @@ TEST(VulkanOps, NormRoundingForProducts) {
   setenv("HEARTH_VK_FUSE_Q8K", "1", 1);
   run_group(dev, {"mul_mat_q4_k_after_"});
   unsetenv("HEARTH_VK_FUSE_Q8K");
+}
+// The same chains with the norm as its own dispatch before the rounding (HEARTH_VK_NORM_ROUND=0).
+TEST(VulkanOps, NormThenRounding) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_NORM_ROUND", "0", 1);
+  run_group(dev, {"mul_mat_q4_k_after_", "mul_mat_q4_k_norm_round_", "mul_mat_q4_0_norm_round_"});
+  unsetenv("HEARTH_VK_NORM_ROUND");
+}
+// The same products with the rope and the cache store as their own dispatches (HEARTH_VK_ROPE_PRODUCT=0).
+TEST(VulkanOps, ProductsThenRope) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_ROPE_PRODUCT", "0", 1);
+  run_group(dev, {"mul_mat_q4_K_rope_", "mul_mat_q6_K_rope_", "mul_mat_q4_0_rope_", "mul_mat_q6_K_store_"});
+  unsetenv("HEARTH_VK_ROPE_PRODUCT");
+}
+// Gate and up in one dispatch whose last workgroup per block rounds the swiglu (opt-in).
+TEST(VulkanOps, GateUpRoundTheirSwiglu) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_GLU_ROUND", "1", 1);
+  run_group(dev, {"mul_mat_q4_K_gate_up_", "mul_mat_q6_K_gate_up_", "mul_mat_q4_K_swiglu", "mul_mat_q4_0_swiglu"});
+  unsetenv("HEARTH_VK_GLU_ROUND");
 }
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
 TEST(VulkanOps, ElementWise) {

@@ -56,6 +56,12 @@ tdesc desc(const tensor* t) {
   return d;
 }
 
+// A switch that is on unless set to 0 (read when a stream starts, so tests can flip it).
+bool env_on(const char* name) {
+  const char* e = std::getenv(name);
+  return !(e && *e == '0');
+}
+
 uint32_t f2u(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 
 size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -111,6 +117,21 @@ act_regions act_layout(const tensor& b) {
   return r;
 }
 size_t act_scratch_bytes(const tensor& b) { return act_layout(b).total; }
+
+// The glu scratch of gate and up products that round their swiglu for the next product (one token,
+// n rows a multiple of 256): a counter per block of 256, the int8 values, d and run sums (48 bytes)
+// per block.
+struct glu_regions {
+  size_t i8, meta, total;
+};
+glu_regions glu_layout(uint32_t n) {
+  const size_t kp = round_up(n, 256);
+  glu_regions r;
+  r.i8 = round_up(kp / 256 * 4, 256);
+  r.meta = r.i8 + kp;
+  r.total = r.meta + round_up(kp / 256 * 48, 256);
+  return r;
+}
 
 // Products of one activation column with integer dot products (matvec_dp.comp) for Q4_K, Q6_K, Q4_0,
 // Q4_1, Q5_0, Q5_1 and Q8_0, where the device has them; HEARTH_VK_DP=0 keeps the float kernels
@@ -225,6 +246,9 @@ class vk_stream final : public stream {
     if (const char* e = std::getenv("HEARTH_VK_PROFILE"); e && d_.info().props.limits.timestampComputeAndGraphics)
       profile_ = std::atoi(e) == 2 ? 2 : 1;
     fuse_q8k_ = std::getenv("HEARTH_VK_FUSE_Q8K") != nullptr;
+    norm_round_ = env_on("HEARTH_VK_NORM_ROUND");
+    rope_product_ = env_on("HEARTH_VK_ROPE_PRODUCT");
+    if (const char* e = std::getenv("HEARTH_VK_GLU_ROUND")) glu_round_ = *e == '1';
   }
   ~vk_stream() override {
     try {
@@ -237,6 +261,7 @@ class vk_stream final : public stream {
     d_.release(staging_);
     d_.release(scratch_);
     d_.release(att_scratch_);
+    d_.release(glu_scratch_);
     vkDestroyFence(d_.handle(), fence_, nullptr);
     vkDestroyCommandPool(d_.handle(), pool_, nullptr);
   }
@@ -254,12 +279,24 @@ class vk_stream final : public stream {
     }
     bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
     moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
+    if (glu_round_) {
+      size_t glu = 0;
+      for (tensor* n : nodes)
+        if (n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
+      if (grow(glu_scratch_, glu, vk_device::mem_kind::device)) {
+        d_.fill(glu_scratch_, 0);  // the block counters start at 0 (and each graph leaves them so)
+        moved = true;
+      }
+    }
     cmds_.clear();
     args_.clear();
     spans_.clear();
     cached_b_ = nullptr;
     stored_.clear();
+    const auto t_walk = std::chrono::steady_clock::now();
+    index_readers(nodes);
     for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+    const double walk = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_walk).count();
     // Device memory: every workgroup starts by reading its arguments, which in host memory would
     // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
     static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
@@ -287,10 +324,15 @@ class vk_stream final : public stream {
     n_dispatches_ += order_.size();
     pending_.clear();
     staging_used_ = 0;
+    const auto t_submit = std::chrono::steady_clock::now();
     submit(graph_cmd_);
+    submit_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_submit).count();
     const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     host_s_ += host;
-    if (same) host_reused_s_ += host;
+    if (same) {
+      host_reused_s_ += host;
+      walk_s_ += walk;
+    }
     ++n_computes_;
   }
 
@@ -358,6 +400,15 @@ class vk_stream final : public stream {
   struct step {
     uint32_t cmd;
     bool barrier;  // a barrier before it: it reads or overwrites what an earlier dispatch wrote
+  };
+
+  // What a one-token product does after its sums (matvec_dp.comp): the rope that reads it, and / or
+  // the set_rows that stores the (roped) result into a KV cache.
+  struct epilogue {
+    const tensor* rope = nullptr;
+    const tensor* store = nullptr;
+    const tensor* up = nullptr;   // with glu: this product is the gate, up the product beside it
+    const tensor* glu = nullptr;  // swiglu(gate, up), rounded for the product after it (glu_round)
   };
 
   void wait() {
@@ -483,6 +534,9 @@ class vk_stream final : public stream {
                  n_computes_ ? host_s_ * 1e3 / (double)n_computes_ : 0.0, n_reused_ ? host_reused_s_ * 1e3 / (double)n_reused_ : 0.0,
                  n_computes_ ? wait_s_ * 1e3 / (double)n_computes_ : 0.0,
                  (unsigned long long)n_submits_, (unsigned long long)n_dispatches_, (unsigned long long)n_barriers_, (unsigned long long)n_fused_);
+    if (n_reused_)
+      std::fprintf(stderr, "  host per reused recording: %.3f ms walking the nodes (fusion decisions, arguments); %.3f ms submitting per compute\n",
+                   walk_s_ * 1e3 / (double)n_reused_, submit_s_ * 1e3 / (double)n_computes_);
     if (n_gpu_timed_)
       std::fprintf(stderr, "  GPU %.3f ms per graph (%llu graphs timed)\n", gpu_ns_ / 1e6 / (double)n_gpu_timed_,
                    (unsigned long long)n_gpu_timed_);
@@ -722,11 +776,7 @@ class vk_stream final : public stream {
     const tensor& n0 = *nodes[i];
     if (!stored_.empty() && stored_.count(&n0)) return 0;  // done by a rope before it
     // rope -> set_rows of its result into a cache: one dispatch (HEARTH_VK_ROPE_STORE=0: two).
-    static const bool rope_store_on = [] {
-      const char* e = std::getenv("HEARTH_VK_ROPE_STORE");
-      return !(e && *e == '0');
-    }();
-    if (!off && rope_store_on && n0.op == op::rope) {
+    if (!off && rope_store_on() && n0.op == op::rope) {
       if (const tensor* st = rope_store(nodes, i)) {
         for (const tensor* src : n0.src)
           if (src) next_reads_.push_back(span_of(src));
@@ -743,7 +793,8 @@ class vk_stream final : public stream {
       const tensor* w = i + 2 < nodes.size() ? weight_of(*nodes[i + 1], *nodes[i + 2]) : nullptr;
       const tensor* m = w ? nodes[i + 2] : nullptr;
       if (disjoint({nodes[i + 1], m}, {n0.src[0], n0.src[1], &n0, w}) && (!m || disjoint({m}, {nodes[i + 1]}) || m->data == nodes[i + 1]->data)) {
-        norm_fused(&n0, *nodes[i + 1], m, w, m ? q8k_consumer(nodes, i + 3, *m) : nullptr);
+        if (!norm_round(nodes, i + 3, &n0, *nodes[i + 1], m, w))
+          norm_fused(&n0, *nodes[i + 1], m, w, m ? q8k_consumer(nodes, i + 3, *m) : nullptr);
         return w ? 2 : 1;
       }
     }
@@ -755,10 +806,31 @@ class vk_stream final : public stream {
       mul_mat(*nodes[i + 1], &n0);
       return 1;
     }
+    if (!off && glu_round_ && n0.op == op::mul_mat && i + 3 < nodes.size() && glu_pair(nodes, i)) {
+      epilogue ep;
+      ep.up = nodes[i + 1];
+      ep.glu = nodes[i + 2];
+      stored_.insert(ep.up);
+      stored_.insert(ep.glu);
+      n_fused_ += 2;
+      mul_mat(n0, nullptr, &ep);
+      return 0;
+    }
+    if (!off && rope_product_ && n0.op == op::mul_mat) {
+      epilogue ep;
+      if (product_epilogue(nodes, i, ep)) {
+        if (ep.rope) stored_.insert(ep.rope);
+        if (ep.store) stored_.insert(ep.store);
+        ++n_fused_;
+        mul_mat(n0, nullptr, &ep);
+        return 0;
+      }
+    }
     if (!off && is_norm(n0) && i + 1 < nodes.size()) {
       const tensor* w = weight_of(n0, *nodes[i + 1]);
       if (w && disjoint({&n0, nodes[i + 1]}, {n0.src[0], w}) && (disjoint({nodes[i + 1]}, {&n0}) || nodes[i + 1]->data == n0.data)) {
-        norm_fused(nullptr, n0, nodes[i + 1], w, q8k_consumer(nodes, i + 2, *nodes[i + 1]));
+        if (!norm_round(nodes, i + 2, nullptr, n0, nodes[i + 1], w))
+          norm_fused(nullptr, n0, nodes[i + 1], w, q8k_consumer(nodes, i + 2, *nodes[i + 1]));
         return 1;
       }
     }
@@ -793,6 +865,127 @@ class vk_stream final : public stream {
     return nullptr;
   }
   static bool vk_supports_product(const tensor& c) { return has_kernel(c.src[0]->type) && c.src[1]->ne[0] == c.src[0]->ne[0]; }
+
+  // (add ->) norm -> mul by the weight row w -> a product of the mul soon after nodes[from]: one
+  // quant_b dispatch with a norm prologue writes the sum, the norm, the mul and the product's rounded
+  // activations, in one workgroup per 256 elements (a workgroup per row rounding its blocks one
+  // after another was slower than the quant_b it saved, see q8k_consumer). Rows must be a multiple
+  // of 256 long, and no output may overlap an input: every workgroup reads its whole row.
+  // HEARTH_VK_NORM_ROUND=0: a norm dispatch, then quant_b (comparisons).
+  bool norm_round(const std::vector<tensor*>& nodes, size_t from, const tensor* add, const tensor& norm, const tensor* mul,
+                  const tensor* w) {
+    if (!norm_round_ || fuse_q8k_ || !mul || !w) return false;
+    const tensor& m = *mul;
+    const tensor& x = add ? *add->src[0] : *norm.src[0];
+    // Few rows only: every workgroup reads its whole row, which for a prompt's many rows would cost
+    // more reads than the norm's one workgroup per row, whose rows alone fill the GPU there.
+    if (m.ne[0] % 256 != 0 || m.nrows() > 8 || !m.is_contiguous() || x.type != dtype::f32 || x.nb[0] != 4 || !same_shape(x, norm))
+      return false;
+    const tensor* c = nullptr;
+    for (size_t j = from; j < std::min(nodes.size(), from + 8) && !c; ++j)
+      if (nodes[j]->op == op::mul_mat && nodes[j]->src[1] == &m) c = nodes[j];
+    if (!c || !vk_supports_product(*c)) return false;
+    const tensor* ins[] = {&x, add ? add->src[1] : nullptr, w};
+    auto hits_input = [&](const tensor* o) {
+      for (const tensor* in : ins)
+        if (in && overlaps({span_of(o)}, span_of(in))) return true;
+      return false;
+    };
+    bool with_i8 = false;
+    dispatch_args a = product_args(*c, with_i8);
+    const dtype act = vec_dot_type(c->src[0]->type);
+    if (add && hits_input(add)) return false;
+    // The graph allocator often puts the norm and the mul (in place) over an input that dies at the
+    // add. The products read the rounding in the scratch, so the mul need not be stored when only
+    // they read it, nor the norm when only the mul reads it (as in every model graph).
+    const bool store_mul = !hits_input(&m);
+    if (!store_mul && !only_cached_readers(nodes, from, m, act)) return false;
+    bool store_norm = true;
+    if (hits_input(&norm)) {
+      if (norm.flags & tf_output) return false;
+      const tensor* ns = norm.storage();
+      for (uint32_t j : list_of(readers_, ns))
+        if (nodes[j] != &m) return false;
+      for (uint32_t j : list_of(views_, ns))  // views read it too
+        if (nodes[j] != &m && nodes[j] != &norm) return false;
+      store_norm = false;
+    }
+    a.t[0] = desc(w);
+    a.t[2] = desc(&x);
+    a.t[3] = desc(add ? add->src[1] : nullptr);
+    a.t[4] = desc(&norm);
+    std::memcpy(a.p, norm.p.raw, sizeof a.p);
+    a.u[4] = norm.op == op::rms_norm ? 0 : 1;
+    a.u[5] = (add ? 3 : 1) | (store_norm ? 4 : 0) | (store_mul ? 8 : 0);
+    const uint64_t sum_addr = add ? (uint64_t)reinterpret_cast<uintptr_t>(add->data) : 0;
+    a.u[2] = (uint32_t)sum_addr;
+    a.u[3] = (uint32_t)(sum_addr >> 32);
+    a.u[6] = 0;
+    a.u[7] = with_i8 ? 1 : 0;
+    next_reads_ = {span_of(&x), span_of(w)};
+    next_writes_ = {{scratch_.addr, scratch_.addr + scratch_bytes(*c)}};
+    if (store_norm) next_writes_.push_back(span_of(&norm));
+    if (store_mul) next_writes_.push_back(span_of(&m));
+    if (add) {
+      next_reads_.push_back(span_of(add->src[1]));
+      next_writes_.push_back(span_of(add));
+    }
+    if (profile_ == 1) next_label_ = "norm_round_" + lower(dtype_name(act));
+    ++n_fused_;
+    dispatch_1d("quant_b_norm_" + lower(dtype_name(act)), a, (uint64_t)m.nelements() / 256);
+    cache_rounded(m, act, with_i8);
+    return true;
+  }
+
+  // Whether every node from nodes[from] on that reads m is a product of it finding m's rounding (to
+  // act) still in the scratch: no product of other activations comes between.
+  bool only_cached_readers(const std::vector<tensor*>& nodes, size_t from, const tensor& m, dtype act) const {
+    if (m.flags & tf_output) return false;
+    for (uint32_t j : list_of(views_, &m))
+      if (j >= from && nodes[j] != &m) return false;
+    uint32_t m_products = 0;  // products of m met so far, from nodes[from] on
+    for (uint32_t j : list_of(readers_, &m)) {
+      if (j < from) continue;
+      const tensor& n = *nodes[j];
+      if (n.op != op::mul_mat || n.src[1] != &m || vec_dot_type(n.src[0]->type) != act) return false;
+      if (products_before_[j] - products_before_[from] != m_products) return false;  // another product came between
+      ++m_products;
+    }
+    return true;
+  }
+
+  // Per compute: the nodes (not views or leaves) that read each storage through a source, the
+  // nodes whose own storage is each storage (views of it), and how many products come before each
+  // node. The fusion checks ask "who else reads this?" for many nodes; scanning the node list each
+  // time cost ~1 ms of host time per token for an 8B graph on the H200.
+  std::unordered_map<const tensor*, std::vector<uint32_t>> readers_, views_;
+  std::vector<uint32_t> products_before_;
+  static const std::vector<uint32_t>& list_of(const std::unordered_map<const tensor*, std::vector<uint32_t>>& map, const tensor* t) {
+    static const std::vector<uint32_t> none;
+    const auto it = map.find(t);
+    return it == map.end() ? none : it->second;
+  }
+  void index_readers(const std::vector<tensor*>& nodes) {
+    for (auto& [t, list] : readers_) list.clear();
+    for (auto& [t, list] : views_) list.clear();
+    products_before_.assign(nodes.size() + 1, 0);
+    for (size_t j = 0; j < nodes.size(); ++j) {
+      const tensor& n = *nodes[j];
+      products_before_[j + 1] = products_before_[j] + (n.op == op::mul_mat || n.op == op::mul_mat_id ? 1 : 0);
+      if (n.view_src) views_[n.storage()].push_back((uint32_t)j);
+      if (n.op == op::view || n.op == op::none) continue;
+      for (const tensor* src : n.src) {
+        if (!src) continue;
+        std::vector<uint32_t>& list = readers_[src->storage()];
+        if (list.empty() || list.back() != (uint32_t)j) list.push_back((uint32_t)j);
+      }
+    }
+  }
+  // Whether node index j is the only node (views and leaves aside) reading storage t.
+  bool sole_reader(const tensor* t, size_t j) const {
+    const std::vector<uint32_t>& list = list_of(readers_, t);
+    return list.size() == 1 && list[0] == (uint32_t)j;
+  }
 
   void norm_fused(const tensor* add, const tensor& norm, const tensor* mul, const tensor* w, const tensor* q8k_user = nullptr) {
     const tensor& x = add ? *add->src[0] : *norm.src[0];
@@ -834,6 +1027,92 @@ class vk_stream final : public stream {
     }
   }
 
+  // A one-token product on the integer dot product kernel whose result a rope (normal mode, so a
+  // pair of elements is in one workgroup) reads, alone: the product ropes it and writes the rope's
+  // output, and stores it into the KV cache when a set_rows does so after the rope (rope_store).
+  // Without a rope, a set_rows storing the product's result into a cache: the product stores it
+  // too. No node in between may touch that cache. HEARTH_VK_ROPE_PRODUCT=0: separate dispatches.
+  bool product_epilogue(const std::vector<tensor*>& nodes, size_t i, epilogue& ep) {
+    const tensor& n = *nodes[i];
+    const tensor& A = *n.src[0];
+    const tensor& B = *n.src[1];
+    if (B.ne[1] != 1 || n.nelements() != n.ne[0] || n.type != dtype::f32 || !n.is_contiguous() || (n.flags & tf_output)) return false;
+    bool with_i8 = false;
+    product_args(n, with_i8);
+    if (!with_i8 || !dp_matvec(A)) return false;
+    auto views_of_n = [&](const tensor* t) { return t && t->storage() == &n && t->data == n.data && t->is_contiguous(); };
+    const size_t end = std::min(nodes.size(), i + 16);
+    for (size_t j = i + 1; j < end && !ep.rope && !ep.store; ++j) {
+      const tensor& c = *nodes[j];
+      if (c.op == op::rope && views_of_n(c.src[0])) {
+        rope_params rp;
+        std::memcpy(&rp, c.p.raw, sizeof rp);
+        if (rp.mode != rope_mode::normal || c.type != dtype::f32 || !c.is_contiguous() || c.ne[2] != 1 || c.ne[3] != 1 ||
+            c.ne[0] % 2 != 0 || c.nelements() != n.nelements() || c.src[1]->type != dtype::i32)
+          return false;
+        // The rope is the product's only reader (its unroped result is not stored).
+        if (!sole_reader(&n, j)) return false;
+        ep.rope = &c;
+        if (rope_store_on()) {
+          ep.store = rope_store(nodes, j);
+          if (ep.store && !cache_untouched(nodes, i, j, *ep.store)) ep.store = nullptr;
+        }
+      } else if (c.op == op::set_rows && views_of_n(c.src[1]) && c.src[1]->ne[0] == n.ne[0] && c.src[1]->ne[1] == 1 &&
+                 c.src[0]->nb[0] == type_size(c.src[0]->type) && (c.src[0]->type == dtype::f32 || c.src[0]->type == dtype::f16) &&
+                 c.src[0]->ne[2] == 1 && c.src[0]->ne[3] == 1 && c.src[2]->ne[0] == 1 && fits32(&c) &&
+                 cache_untouched(nodes, i, j, c)) {
+        ep.store = &c;
+      }
+    }
+    return ep.rope || ep.store;
+  }
+  // gate = nodes[i], up, swiglu(gate, up), down(swiglu): one token, Q4_K/Q6_K weights on the
+  // integer dot product kernel, rows a multiple of 256. Gate and up become one dispatch whose last
+  // workgroup per block of 256 computes the swiglu and rounds it for down (matvec_dp.comp, GLU_ROUND):
+  // the glu's rounding dispatch and its barrier level go. Opt-in (HEARTH_VK_GLU_ROUND=1): the
+  // workgroups meet through atomic counters and coherent loads, not yet run on a GPU.
+  bool glu_pair(const std::vector<tensor*>& nodes, size_t i) const {
+    const tensor& g = *nodes[i];
+    const tensor& u = *nodes[i + 1];
+    const tensor& act = *nodes[i + 2];
+    const tensor& down = *nodes[i + 3];
+    auto one_token_dp = [&](const tensor& p, const tensor& b) {
+      if (p.op != op::mul_mat || p.src[1] != &b || b.ne[1] != 1 || b.nelements() != b.ne[0]) return false;
+      const dtype t = p.src[0]->type;
+      if ((t != dtype::q4_k && t != dtype::q6_k) || !dp_matvec(*p.src[0]) || p.src[0]->ne[2] != 1 || p.src[0]->ne[3] != 1) return false;
+      bool with_i8 = false;
+      product_args(p, with_i8);
+      return with_i8 && p.type == dtype::f32 && p.is_contiguous();
+    };
+    if (!one_token_dp(g, *g.src[1]) || !one_token_dp(u, *g.src[1]) || g.src[0]->type != u.src[0]->type || g.ne[0] != u.ne[0] ||
+        g.ne[0] % 256 != 0)
+      return false;
+    if (act.op != op::glu || act.p.i(0) == 1 || act.src[0] != &g || act.src[1] != &u || act.type != dtype::f32 || !act.is_contiguous() ||
+        act.nelements() != g.ne[0] || (act.flags & tf_output))
+      return false;
+    if (!one_token_dp(down, act) || down.src[0]->ne[0] != g.ne[0]) return false;
+    const span so = span_of(&act);
+    if (overlaps({span_of(&g), span_of(&u)}, so) || overlaps({span_of(&g)}, span_of(&u))) return false;
+    // Only down reads the glu (nothing finds its float rounding in the main scratch).
+    return sole_reader(&act, i + 3);
+  }
+
+  // No node strictly between nodes[i] and nodes[j] touches the cache that set_rows st writes, or its ids.
+  static bool cache_untouched(const std::vector<tensor*>& nodes, size_t i, size_t j, const tensor& st) {
+    for (size_t k = i + 1; k < j; ++k) {
+      const tensor& m = *nodes[k];
+      if (m.op == op::none || m.op == op::view) continue;
+      if (m.storage() == st.storage() || m.storage() == st.src[2]->storage()) return false;
+      for (const tensor* s : m.src)
+        if (s && s->storage() == st.storage()) return false;
+    }
+    return true;
+  }
+  static bool rope_store_on() {
+    static const bool on = env_on("HEARTH_VK_ROPE_STORE");
+    return on;
+  }
+
   // The set_rows soon after a rope that stores the rope's result (reshaped to one row per token)
   // into a cache, when no node in between touches that cache: the rope kernel can store it too.
   const tensor* rope_store(const std::vector<tensor*>& nodes, size_t i) const {
@@ -857,11 +1136,11 @@ class vk_stream final : public stream {
     return nullptr;
   }
 
-  void rope(const tensor& n, const tensor* store = nullptr) {
+  // theta_scale, the YaRN corrections and the magnitude scale of a rope, as rope.comp reads them.
+  static void rope_angles(const tensor& n, uint32_t out[4]) {
     rope_params rp;
     std::memcpy(&rp, n.p.raw, sizeof rp);
     const int n_dims = rp.n_rot;
-    dispatch_args a = args_of(n);
     const float theta_scale = std::pow(rp.freq_base, -2.0f / (float)n_dims);
     float corr0 = 0.0f, corr1 = 0.0f;
     float mscale = rp.attn_factor;
@@ -873,10 +1152,15 @@ class vk_stream final : public stream {
       corr1 = std::min((float)(n_dims - 1), std::ceil(corr_dim(rp.beta_slow)));
       mscale *= 1.0f + 0.1f * std::log(1.0f / rp.freq_scale);
     }
-    a.u[0] = f2u(theta_scale);
-    a.u[1] = f2u(corr0);
-    a.u[2] = f2u(corr1);
-    a.u[3] = f2u(mscale);
+    out[0] = f2u(theta_scale);
+    out[1] = f2u(corr0);
+    out[2] = f2u(corr1);
+    out[3] = f2u(mscale);
+  }
+
+  void rope(const tensor& n, const tensor* store = nullptr) {
+    dispatch_args a = args_of(n);
+    rope_angles(n, a.u);
     a.u[4] = n.src[2] ? 1 : 0;
     if (store) {
       const tensor& S = *store->src[0];
@@ -892,26 +1176,43 @@ class vk_stream final : public stream {
     dispatch_1d("rope", a, (threads + 63) / 64);
   }
 
-  void mul_mat(const tensor& n, const tensor* glu = nullptr) {
+  // The arguments of product n (its activations' rounding in the scratch), and whether quant_b also
+  // writes the int8 values and scales that matvec_dp reads (one column rounded to int8 blocks on a
+  // device with integer dot products).
+  dispatch_args product_args(const tensor& n, bool& with_i8) const {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
-    const uint32_t K = (uint32_t)B.ne[0];
-    const uint32_t Kp = (uint32_t)round_up(K, 16);
-    const uint64_t rows = (uint64_t)(B.ne[1] * B.ne[2] * B.ne[3]);
     const dtype act = vec_dot_type(A.type);
     dispatch_args a = args_of(n);
-    a.u[0] = Kp;
+    a.u[0] = (uint32_t)round_up((size_t)B.ne[0], 16);
     a.u[1] = (uint32_t)B.ne[1];
     const act_regions reg = act_layout(B);
     a.aux[0] = scratch_.addr;
     a.aux[1] = scratch_.addr + reg.sums;
     a.aux[2] = scratch_.addr + reg.i8;
     a.aux[3] = scratch_.addr + reg.meta;
+    with_i8 = (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && B.ne[1] == 1 && d_.info().dot4 && dp_enabled();
+    return a;
+  }
+  // The product's activations are now rounded in the scratch (shared by the next products of them).
+  void cache_rounded(const tensor& B, dtype act, bool with_i8) {
+    cached_b_ = &B;
+    cached_act_ = act;
+    cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
+    cached_i8_ = with_i8;
+    cached_glu_ = false;
+  }
+
+  void mul_mat(const tensor& n, const tensor* glu = nullptr, const epilogue* ep = nullptr) {
+    const tensor& A = *n.src[0];
+    const tensor& B = *n.src[1];
+    const uint32_t K = (uint32_t)B.ne[0];
+    const uint32_t Kp = (uint32_t)round_up(K, 16);
+    const uint64_t rows = (uint64_t)(B.ne[1] * B.ne[2] * B.ne[3]);
+    const dtype act = vec_dot_type(A.type);
+    bool with_i8 = false;
+    dispatch_args a = product_args(n, with_i8);
     const span scratch{scratch_.addr, scratch_.addr + scratch_bytes(n)};
-    // One column rounded to int8 blocks on a device with integer dot products: quant_b also writes
-    // the int8 values and scales that matvec_dp reads.
-    const bool with_i8 = (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && B.ne[1] == 1 && d_.info().dot4 &&
-                         dp_enabled();
     // The rounded activations stay in the scratch until the next product with other activations
     // (q, k and v, or gate and up, share theirs).
     if (glu || cached_b_ != &B || cached_act_ != act || cached_addr_ != (uint64_t)reinterpret_cast<uintptr_t>(B.data) ||
@@ -928,21 +1229,78 @@ class vk_stream final : public stream {
       }
       qa.u[7] = with_i8 ? 1 : 0;
       dispatch_1d("quant_b_" + lower(dtype_name(act)), qa, (rows * Kp + 255) / 256);
-      cached_b_ = &B;
-      cached_act_ = act;
-      cached_addr_ = (uint64_t)reinterpret_cast<uintptr_t>(B.data);
-      cached_i8_ = with_i8;
+      cache_rounded(B, act, with_i8);
     }
     next_reads_ = {span_of(&A), scratch};
     next_writes_ = {span_of(&n)};
+    if (cached_glu_) {
+      // The activations were rounded by the gate and up products (glu_round): int8 values and scales
+      // in the glu scratch, for matvec_dp (glu_pair made sure this product takes it).
+      const glu_regions gr = glu_layout((uint32_t)B.ne[0]);
+      a.aux[2] = glu_scratch_.addr + gr.i8;
+      a.aux[3] = glu_scratch_.addr + gr.meta;
+      next_reads_ = {span_of(&A), {glu_scratch_.addr, glu_scratch_.addr + gr.total}};
+    }
     const std::string t = lower(dtype_name(A.type));
     const uint32_t M = (uint32_t)A.ne[1];
     const uint32_t batches = (uint32_t)(n.ne[2] * n.ne[3]);
     if (B.ne[1] == 1 && cached_i8_ && with_i8 && dp_matvec(A)) {
+      if (ep && ep->glu) {
+        const tensor& up = *ep->up;
+        const glu_regions gr = glu_layout(M);
+        a.t[1] = desc(up.src[0]);
+        a.t[2] = desc(&n);
+        a.t[3] = desc(&up);
+        a.t[4] = desc(ep->glu);
+        a.u[1] = (M + 3) / 4;
+        a.aux[0] = glu_scratch_.addr;
+        a.aux[1] = glu_scratch_.addr + gr.meta;
+        const uint64_t i8 = glu_scratch_.addr + gr.i8;
+        a.p[2] = (int32_t)(uint32_t)i8;
+        a.p[3] = (int32_t)(uint32_t)(i8 >> 32);
+        next_reads_.push_back(span_of(up.src[0]));
+        next_writes_ = {span_of(&n), span_of(&up), span_of(ep->glu), {glu_scratch_.addr, glu_scratch_.addr + gr.total}};
+        const uint32_t groups = 2 * a.u[1];
+        const uint32_t gx = std::min<uint32_t>(groups, 65535);
+        if (profile_ == 1) next_label_ = "mv_dp_glu_" + t + " 2x" + std::to_string(M) + "x" + std::to_string(K);
+        dispatch("matvec_dp_glu_" + t, a, gx, (groups + gx - 1) / gx, 1);
+        cache_rounded(*ep->glu, dtype::q8_k, true);
+        cached_glu_ = true;
+        return;
+      }
+      if (ep) {
+        if (ep->rope) {
+          const tensor& r = *ep->rope;
+          a.t[1] = desc(r.src[1]);
+          a.t[2] = desc(r.src[2]);
+          a.t[4] = desc(&r);
+          uint32_t ang[4];
+          rope_angles(r, ang);
+          std::copy(ang, ang + 4, a.u + 1);
+          a.u[5] = 1 | (r.src[2] ? 2 : 0);
+          std::memcpy(a.p, r.p.raw, sizeof a.p);  // n_rot p[0], freq_scale p[4], ext_factor p[5]
+          a.p[1] = (int32_t)r.ne[0];
+          next_reads_.push_back(span_of(r.src[1]));
+          if (r.src[2]) next_reads_.push_back(span_of(r.src[2]));
+          next_writes_ = {span_of(&r)};
+        } else {
+          a.p[1] = (int32_t)M;  // one "head": i0 = m (no rope)
+        }
+        if (ep->store) {
+          const tensor& st = *ep->store;
+          a.t[3] = desc(st.src[2]);
+          a.aux[0] = (uint64_t)reinterpret_cast<uintptr_t>(st.data);
+          a.u[5] |= 4 | (st.src[0]->type == dtype::f16 ? 8 : 0);
+          a.u[6] = (uint32_t)st.nb[1];
+          a.u[7] = (uint32_t)st.ne[1];
+          next_reads_.push_back(span_of(st.src[2]));
+          next_writes_.push_back(span_of(&st));
+        }
+      }
       const uint32_t groups = (M + 3) / 4;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
-      if (profile_ == 1) next_label_ = "mv_dp_" + t + " " + std::to_string(M) + "x" + std::to_string(K);
-      dispatch("matvec_dp_" + t, a, gx, (groups + gx - 1) / gx, batches);
+      if (profile_ == 1) next_label_ = (ep ? "mv_dp_rs_" : "mv_dp_") + t + " " + std::to_string(M) + "x" + std::to_string(K);
+      dispatch((ep ? "matvec_dp_rs_" : "matvec_dp_") + t, a, gx, (groups + gx - 1) / gx, batches);
     } else if (B.ne[1] == 1 && wide_matvec(A)) {
       static const int rows_env = std::getenv("HEARTH_VK_MV_ROWS") ? std::atoi(std::getenv("HEARTH_VK_MV_ROWS")) : 0;
       const uint32_t rows_per_wg = rows_env == 2 || rows_env == 8 ? (uint32_t)rows_env : 4;
@@ -1019,7 +1377,7 @@ class vk_stream final : public stream {
   VkCommandBuffer graph_cmd_ = VK_NULL_HANDLE, copy_cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   bool in_flight_ = false;
-  allocation arena_, staging_, scratch_, att_scratch_;
+  allocation arena_, staging_, scratch_, att_scratch_, glu_scratch_;
   size_t staging_used_ = 0;
   std::vector<pending_copy> pending_;
   std::vector<span> spans_, rec_spans_;
@@ -1042,9 +1400,13 @@ class vk_stream final : public stream {
   uint64_t cached_addr_ = 0;
   uint64_t n_fused_ = 0;
   uint64_t n_dispatches_ = 0, n_barriers_ = 0, n_submits_ = 0, n_computes_ = 0, n_reused_ = 0, n_gpu_timed_ = 0;
-  double host_s_ = 0, host_reused_s_ = 0, wait_s_ = 0, gpu_ns_ = 0;
+  double host_s_ = 0, host_reused_s_ = 0, wait_s_ = 0, gpu_ns_ = 0, walk_s_ = 0, submit_s_ = 0;
   int profile_ = 0;
   bool fuse_q8k_ = false;
+  bool norm_round_ = true;
+  bool rope_product_ = true;
+  bool glu_round_ = false;
+  bool cached_glu_ = false;  // the cached activations are in glu_scratch_ (int8 and scales only)
   VkQueryPool qpool_ = VK_NULL_HANDLE;
   uint32_t qpool_cap_ = 0, rec_queries_ = 0, in_flight_queries_ = 0;
   std::vector<const std::string*> prof_names_;

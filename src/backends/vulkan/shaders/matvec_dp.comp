@@ -10,10 +10,20 @@
 // d8 d sc (sum(q q8) - 32 sum(q8)) for Q6_K, d8 d (sum(q q8) - 8 sum(q8)) for Q4_0 (16 for Q5_0,
 // 0 for Q8_0), d8 d sum(q q8) + m s8 for Q4_1 and Q5_1. 4 rows per workgroup, threads per block
 // as in matvec_wide (2 per block of 32: 16 elements each). A = t[0] [K, M, a2, a3]; dst = t[4].
+// Two more variants, so the plain products keep a shader without their code and shared memory:
+// ROPE_STORE (one token, one batch): the result of a following rope and / or set_rows, in t[4] (the
+// rope's output, contiguous, or the product's): u[5] bit 1 roped in normal mode (adjacent pairs, so
+// a pair lies in one workgroup) with head size p[1], n_rot p[0], position t[1][0], frequency factors
+// t[2] (bit 2), theta_scale u[1], YaRN corrections u[2], u[3], magnitude u[4], freq_scale p[4],
+// ext_factor p[5]; bit 4 also stored into row ids[0] (ids t[3]) of the cache at aux[0] (u[6] bytes
+// per row, u[7] rows), as f16 with bit 8. GLU_ROUND: see glu_round.
 #include "common.glsl"
 #extension GL_EXT_spirv_intrinsics : require
 spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
 int sdot4(uint a, uint b, spirv_literal int fmt);
+#ifdef ROPE_STORE
+#include "rope.glsl"
+#endif
 #define WG 128u
 #define ROWS 4u
 layout(local_size_x = 128) in;
@@ -22,6 +32,76 @@ layout(buffer_reference, scalar, buffer_reference_align = 16) buffer u32x4_ref {
 layout(buffer_reference, scalar, buffer_reference_align = 8) buffer u32x2_ref { uvec2 v[]; };
 
 shared float red[ROWS * (WG / 4u)];
+#ifdef ROPE_STORE
+shared float fin[ROWS];
+#endif
+#ifdef GLU_ROUND
+shared float gx[256];
+shared int gq[256];
+shared float gm[WG];
+shared uint gi[WG];
+shared uint last_wg;
+
+layout(buffer_reference, scalar, buffer_reference_align = 4) coherent buffer cf32_ref { float v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 4) coherent buffer cu32_ref { uint v[]; };
+
+// Gate and up in one dispatch (GLU_ROUND): the workgroup that completes block kb (256 rows) of
+// both products (the last of their 2 x 256 / ROWS workgroups to count itself at aux[0][kb]) computes
+// swiglu(gate, up) of the block into t[4] and rounds it to q8_K as quant_b.comp does: int8 values
+// at p[2] | p[3] << 32, d and the sums of the 8 runs of 32 in 48 bytes at aux[1] per block. Then
+// it sets the counter back to 0 for the next graph.
+void glu_round(uint kb, uint tid) {
+  memoryBarrierBuffer();
+  barrier();
+  if (tid == 0u) last_wg = atomicAdd(cu32_ref(ARGS.aux[0]).v[kb], 1u) == 2u * (256u / ROWS) - 1u ? 1u : 0u;
+  barrier();
+  if (last_wg == 0u) return;
+  memoryBarrierBuffer();
+  const uint e0 = 256u * kb + tid, e1 = e0 + 128u;
+  const float g0 = cf32_ref(ARGS.t[2].addr).v[e0], u0 = cf32_ref(ARGS.t[3].addr).v[e0];
+  const float g1 = cf32_ref(ARGS.t[2].addr).v[e1], u1 = cf32_ref(ARGS.t[3].addr).v[e1];
+  const float x0 = g0 / (1.0 + exp(-g0)) * u0, x1 = g1 / (1.0 + exp(-g1)) * u1;
+  f32_ref(ARGS.t[4].addr).v[e0] = x0;
+  f32_ref(ARGS.t[4].addr).v[e1] = x1;
+  gx[tid] = x0;
+  gx[tid + 128u] = x1;
+  const float a = subgroupMax(max(abs(x0), abs(x1)));
+  if (subgroupElect()) gm[gl_SubgroupID] = a;
+  barrier();
+  float amax = 0.0;
+  for (uint i = 0u; i < gl_NumSubgroups; ++i) amax = max(amax, gm[i]);
+  // The signed value of the first element with the largest magnitude.
+  const uint c = subgroupMin(min(abs(x0) == amax ? tid : 0xffffffffu, abs(x1) == amax ? tid + 128u : 0xffffffffu));
+  if (subgroupElect()) gi[gl_SubgroupID] = c;
+  barrier();
+  uint first = 0xffffffffu;
+  for (uint i = 0u; i < gl_NumSubgroups; ++i) first = min(first, gi[i]);
+  int q0 = 0, q1 = 0;
+  float d = 0.0;
+  if (amax != 0.0) {
+    const float iscale = div_rn(-127.0, gx[first]);
+    q0 = clamp(int(roundEven(iscale * x0)), -128, 127);
+    q1 = clamp(int(roundEven(iscale * x1)), -128, 127);
+    d = div_rn(1.0, iscale);
+  }
+  const uint64_t i8 = (uint64_t(uint(ARGS.p[3])) << 32) | uint64_t(uint(ARGS.p[2]));
+  i8_ref(i8).v[e0] = int8_t(q0);
+  i8_ref(i8).v[e1] = int8_t(q1);
+  gq[tid] = q0;
+  gq[tid + 128u] = q1;
+  barrier();
+  const uint64_t meta = ARGS.aux[1] + uint64_t(48u) * kb;
+  if (tid == 0u) {
+    st_f32(meta, d);
+    atomicExchange(cu32_ref(ARGS.aux[0]).v[kb], 0u);
+  }
+  if (tid < 8u) {
+    int s = 0;
+    for (uint k = 0u; k < 32u; ++k) s += gq[32u * tid + k];
+    i32_ref(meta + 4u + 4u * tid).v[0] = s;
+  }
+}
+#endif
 
 int dot16(uvec4 w, uvec4 a) {
   return sdot4(w.x, a.x, 0) + sdot4(w.y, a.y, 0) + sdot4(w.z, a.z, 0) + sdot4(w.w, a.w, 0);
@@ -31,11 +111,23 @@ uint ld_u32_a2(uint64_t a) { return uint(u16_ref(a).v[0]) | (uint(u16_ref(a).v[1
 uint hbits(uint b) { return ((b & 0xfu) * 0x00204081u & 0x01010101u) << 4; }
 
 void main() {
+#ifdef GLU_ROUND
+  // Gate (t[0] -> t[2]) and up (t[1] -> t[3]) products in one dispatch, u[1] workgroups each.
+  uint wg = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+  const bool second = wg >= ARGS.u[1];
+  if (second) wg -= ARGS.u[1];
+  const tdesc A = ARGS.t[second ? 1u : 0u];
+  const tdesc D = ARGS.t[second ? 3u : 2u];
+  const uint Kp = ARGS.u[0];
+  const uint M = A.ne[1];
+  const uint m0 = wg * ROWS;
+#else
   const tdesc A = ARGS.t[0];
   const tdesc D = ARGS.t[4];
   const uint Kp = ARGS.u[0];
   const uint M = A.ne[1];
   const uint m0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROWS;
+#endif
   if (m0 >= M) return;
   const uint z = gl_WorkGroupID.z, b2 = D.ne[2];
   const uint i2 = z % b2, i3 = z / b2;
@@ -183,9 +275,51 @@ void main() {
     if (subgroupElect()) red[gl_SubgroupID * ROWS + r] = s;
   }
   barrier();
+#if defined(GLU_ROUND)
+  if (tid < ROWS && m0 + tid < M) {
+    float s = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[i * ROWS + tid];
+    cf32_ref(D.addr).v[m0 + tid] = s;
+  }
+  glu_round(m0 / 256u, tid);
+#elif defined(ROPE_STORE)
+  // One token's product, roped (bit 1) and / or stored into its KV cache row (bit 4): see the top.
+  const uint fl = ARGS.u[5];
+  if (tid < ROWS) {
+    float s = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[i * ROWS + tid];
+    fin[tid] = s;
+  }
+  barrier();
+  const uint m = m0 + tid;
+  if (tid < ROWS && m < M) {
+    float y = fin[tid];
+    const uint i0 = m % uint(ARGS.p[1]);
+    if ((fl & 1u) != 0u && i0 < uint(ARGS.p[0])) {
+      const uint ip = i0 / 2u;
+      const int pos = ld_i32(ARGS.t[1].addr);
+      const float f = (fl & 2u) != 0u ? ld_f32(ARGS.t[2].addr + uint64_t(4u) * ip) : 1.0;
+      float c, sn;
+      rope_cs(pos, ip, uintBitsToFloat(ARGS.u[1]), f, intBitsToFloat(ARGS.p[4]), intBitsToFloat(ARGS.p[5]), uintBitsToFloat(ARGS.u[2]),
+              uintBitsToFloat(ARGS.u[3]), uintBitsToFloat(ARGS.u[4]), c, sn);
+      const float x0 = fin[tid & ~1u], x1 = fin[tid | 1u];
+      y = (i0 & 1u) == 0u ? x0 * c - x1 * sn : x0 * sn + x1 * c;
+    }
+    st_f32(D.addr + uint64_t(4u) * m, y);
+    if ((fl & 4u) != 0u) {
+      const int id = ld_i32(ARGS.t[3].addr);
+      if (id >= 0 && uint(id) < ARGS.u[7]) {
+        const uint64_t dst = ARGS.aux[0] + uint64_t(id) * ARGS.u[6];
+        if ((fl & 8u) != 0u) u16_ref(dst).v[m] = uint16_t(f2h(y));
+        else f32_ref(dst).v[m] = y;
+      }
+    }
+  }
+#else
   if (tid < ROWS && m0 + tid < M) {
     float s = 0.0;
     for (uint i = 0u; i < gl_NumSubgroups; ++i) s += red[i * ROWS + tid];
     st_f32(D.addr + uint64_t(4u) * (m0 + tid) + uint64_t(i2) * D.nb[2] + uint64_t(i3) * D.nb[3], s);
   }
+#endif
 }

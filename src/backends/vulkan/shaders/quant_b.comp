@@ -4,8 +4,19 @@
 // u[0] (K rounded up to 16, zero padded) at aux[0]. For q8_1, aux[1] receives each block's f16 sum.
 // u[7] = 1: also the int8 values and block scales for the integer dot products (matvec_dp.comp).
 // u[6] = 1: B is the swiglu of t[2] and t[3], computed here (as eltwise.comp) and also stored in B.
+// NORM_ROUND (variants quant_b_norm_*, so the plain rounding keeps a shader without it), u[5] bit 1:
+// B is the normalised row (u[4] = 0 rms_norm, 1 norm; eps in p[0]) of t[2] (bit 2: of
+// t[2] + t[3], that sum also stored in the contiguous rows at the address u[2] | u[3] << 32) times
+// the weight row t[0] (bit 8: stored in B; bit 4: the norm before the weight stored in t[4]). K is
+// then a multiple of 256, so a workgroup's elements lie in one row: every workgroup sums its whole
+// row (the same order as norm.comp) and normalises and rounds its own 256 elements, so the rounding
+// runs in as many workgroups as blocks. No stored output may overlap t[0], t[2] or t[3] (other
+// workgroups read them whole).
 #include "common.glsl"
 layout(local_size_x = 256) in;
+#ifdef NORM_ROUND
+#include "reduce.glsl"
+#endif
 
 #if defined(ACT_Q8_0) || defined(ACT_Q8_1)
 #define BLKA 32u
@@ -30,6 +41,37 @@ void main() {
   float x = 0.0;
   if (valid) {
     const uint i1 = r % B.ne[1], i2 = (r / B.ne[1]) % B.ne[2], i3 = r / (B.ne[1] * B.ne[2]);
+#ifdef NORM_ROUND
+    if ((ARGS.u[5] & 1u) != 0u) {
+      const uint64_t xr = row_addr(ARGS.t[2], i1, i2, i3), rr = row_addr(ARGS.t[3], i1, i2, i3);
+      const bool add = (ARGS.u[5] & 2u) != 0u;
+      float s = 0.0;
+      for (uint i = tid; i < K; i += 256u) {
+        const float v = add ? ld_f32(xr + 4u * i) + ld_f32(rr + 4u * i) : ld_f32(xr + 4u * i);
+        s += ARGS.u[4] == 0u ? v * v : v;
+      }
+      s = wg_sum(s);
+      float mean = 0.0, scale;
+      if (ARGS.u[4] == 0u) {
+        scale = 1.0 / sqrt(s / float(K) + intBitsToFloat(ARGS.p[0]));
+      } else {
+        mean = s / float(K);
+        float var = 0.0;
+        for (uint i = tid; i < K; i += 256u) {
+          const float v = (add ? ld_f32(xr + 4u * i) + ld_f32(rr + 4u * i) : ld_f32(xr + 4u * i)) - mean;
+          var += v * v;
+        }
+        var = wg_sum(var);
+        scale = 1.0 / sqrt(var / float(K) + intBitsToFloat(ARGS.p[0]));
+      }
+      const float v = add ? ld_f32(xr + 4u * k) + ld_f32(rr + 4u * k) : ld_f32(xr + 4u * k);
+      if (add) st_f32((uint64_t(ARGS.u[3]) << 32 | uint64_t(ARGS.u[2])) + uint64_t(4u) * (uint64_t(r) * K + k), v);
+      const float y = ARGS.u[4] == 0u ? v * scale : (v - mean) * scale;
+      if ((ARGS.u[5] & 4u) != 0u) st_f32(elem_addr(ARGS.t[4], k, i1, i2, i3), y);
+      x = y * ld_f32(ARGS.t[0].addr + 4u * k);
+      if ((ARGS.u[5] & 8u) != 0u) st_f32(elem_addr(B, k, i1, i2, i3), x);
+    } else
+#endif
     if (ARGS.u[6] != 0u) {
       const float g = ld_f32(elem_addr(ARGS.t[2], k, i1, i2, i3));
       x = g / (1.0 + exp(-g)) * ld_f32(elem_addr(ARGS.t[3], k, i1, i2, i3));

@@ -8,22 +8,7 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 
-// sin and cos of x to about one ulp: reduction by pi/2 in three exact parts (Cody-Waite), then
-// minimax polynomials on [-pi/4, pi/4] (the drivers' sin/cos are much less accurate).
-void sincos_accurate(float x, out float s, out float c) {
-  const float k = roundEven(x * 0.636619772367581343);
-  float r = fma(-k, 1.5703125, x);
-  r = fma(-k, 4.837512969970703125e-4, r);
-  r = fma(-k, 7.54978995489188216e-8, r);
-  const float z = r * r;
-  const float sr = r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
-  const float cr = 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3 + z * 2.443315711809948e-5));
-  const int q = int(k) & 3;
-  if (q == 0) { s = sr; c = cr; }
-  else if (q == 1) { s = cr; c = -sr; }
-  else if (q == 2) { s = -sr; c = -cr; }
-  else { s = -cr; c = sr; }
-}
+#include "rope.glsl"
 
 // The fused set_rows: elements ea and eb of token t's row.
 void store_row(uint t, uint ea, uint eb, float y0, float y1) {
@@ -61,25 +46,10 @@ void main() {
     return;
   }
   const int pos = ld_i32(ARGS.t[1].addr + uint64_t(t) * ARGS.t[1].nb[0]);
-  const float theta_scale = uintBitsToFloat(ARGS.u[0]);
-  float theta_base = float(pos);
-  for (uint k = 0u; k < ip; ++k) theta_base *= theta_scale;
   const float f = ARGS.u[4] != 0u ? ld_f32(ARGS.t[2].addr + uint64_t(4u) * ip) : 1.0;
-  const float theta_extrap = f == 1.0 ? theta_base : div_rn(theta_base, f);
-  const float freq_scale = intBitsToFloat(ARGS.p[4]);
-  const float ext_factor = intBitsToFloat(ARGS.p[5]);
-  const float theta_interp = freq_scale * theta_extrap;
-  float theta = theta_interp;
-  if (ext_factor != 0.0) {
-    const float low = uintBitsToFloat(ARGS.u[1]), high = uintBitsToFloat(ARGS.u[2]);
-    const float yv = (float(ip) - low) / max(0.001, high - low);
-    const float mix_ = (1.0 - min(1.0, max(0.0, yv))) * ext_factor;
-    theta = theta_interp * (1.0 - mix_) + theta_extrap * mix_;
-  }
-  const float mscale = uintBitsToFloat(ARGS.u[3]);
-  float sn, cs;
-  sincos_accurate(theta, sn, cs);
-  const float c = cs * mscale, s = sn * mscale;
+  float c, s;
+  rope_cs(pos, ip, uintBitsToFloat(ARGS.u[0]), f, intBitsToFloat(ARGS.p[4]), intBitsToFloat(ARGS.p[5]), uintBitsToFloat(ARGS.u[1]),
+          uintBitsToFloat(ARGS.u[2]), uintBitsToFloat(ARGS.u[3]), c, s);
   uint a, b;
   if (neox) { a = ip; b = ip + uint(n_rot / 2); }
   else { a = 2u * ip; b = a + 1u; }
