@@ -4,14 +4,12 @@
 // updated in place when only parameters change, so per-token launch overhead stays small.
 // Built twice from this source: libhearth-cuda.so (nvcc) and libhearth-rocm.so (hipcc).
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,21 +32,6 @@ constexpr size_t k_alignment = 256;
 
 class gpu_device;
 
-// Reads of up to 4 MiB from the device (the logits of a decode step: 513 KB for a 128K vocabulary)
-// go through a pinned bounce buffer, one per device: a copy into pageable memory is staged by the
-// driver at a fraction of the bus speed (~0.08 ms for those logits). Never freed: it lives until
-// the process ends, and freeing pinned memory during the runtime's own teardown is not safe.
-constexpr size_t k_bounce_bytes = 4u << 20;
-struct bounce_buffer {
-  std::mutex mutex;
-  uint8_t* ptr = nullptr;
-  bool failed = false;
-};
-bounce_buffer* bounce_for(int dev) {
-  static std::array<bounce_buffer, 64> all;
-  return dev >= 0 && dev < (int)all.size() ? &all[(size_t)dev] : nullptr;
-}
-
 class gpu_buffer final : public buffer {
  public:
   gpu_buffer(buffer_type* type, size_t size, uint8_t* ptr, int dev) : buffer(type, size), ptr_(ptr), dev_(dev) {}
@@ -63,25 +46,7 @@ class gpu_buffer final : public buffer {
   }
   void get(const tensor& t, void* dst, size_t offset, size_t n) override {
     check(gpuSetDevice(dev_), "set device");
-    const uint8_t* src = static_cast<const uint8_t*>(t.data) + offset;
-    if (bounce_buffer* b = n >= 4096 && n <= k_bounce_bytes ? bounce_for(dev_) : nullptr) {
-      std::lock_guard<std::mutex> lock(b->mutex);
-      if (!b->ptr && !b->failed) {
-        void* p = nullptr;
-        if (gpuMallocHost(&p, k_bounce_bytes) == gpuSuccess) {
-          b->ptr = static_cast<uint8_t*>(p);
-        } else {
-          (void)gpuGetLastError();
-          b->failed = true;
-        }
-      }
-      if (b->ptr) {
-        check(gpuMemcpy(b->ptr, src, n, gpuMemcpyDeviceToHost), "copy from device");
-        std::memcpy(dst, b->ptr, n);
-        return;
-      }
-    }
-    check(gpuMemcpy(dst, src, n, gpuMemcpyDeviceToHost), "copy from device");
+    check(gpuMemcpy(dst, static_cast<const uint8_t*>(t.data) + offset, n, gpuMemcpyDeviceToHost), "copy from device");
   }
   void clear(uint8_t value) override {
     check(gpuSetDevice(dev_), "set device");
