@@ -125,6 +125,22 @@ double nmse(const std::vector<float>& a, const std::vector<float>& ref) {
 const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q4_0, dtype::q4_1, dtype::q5_0,   dtype::q5_1,  dtype::q8_0,
                          dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::iq4_nl, dtype::iq4_xs};
 
+// The rope settings the cases use: variant 0 plain, 1 with frequency factors, 2 YaRN on part of
+// the head (n_rot 32, context scaled 4x).
+rope_params rope_variant(int variant, rope_mode mode) {
+  rope_params rp{};
+  rp.n_rot = variant == 2 ? 32 : 64;
+  rp.mode = mode;
+  rp.n_ctx_orig = 4096;
+  rp.freq_base = 10000.0f;
+  rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
+  rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
+  rp.attn_factor = 1.0f;
+  rp.beta_fast = 32.0f;
+  rp.beta_slow = 1.0f;
+  return rp;
+}
+
 std::vector<op_case> all_cases() {
   std::vector<op_case> cs;
   // --- products: matrix x vector and matrix x matrix kernels, every type ----------------------------
@@ -216,16 +232,7 @@ std::vector<op_case> all_cases() {
         cs.push_back({fmt::format("mul_mat_{}_rope_{}_store{}", dtype_name(t), variant == 0 ? "plain" : variant == 1 ? "freq_factors" : "yarn_partial", store),
                       [=](case_builder& b) {
                         const int64_t hd = 64, n_head = 6, K = 512;
-                        rope_params rp{};
-                        rp.n_rot = variant == 2 ? 32 : 64;
-                        rp.mode = rope_mode::normal;
-                        rp.n_ctx_orig = 4096;
-                        rp.freq_base = 10000.0f;
-                        rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
-                        rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
-                        rp.attn_factor = 1.0f;
-                        rp.beta_fast = 32.0f;
-                        rp.beta_slow = 1.0f;
+                        const rope_params rp = rope_variant(variant, rope_mode::normal);
                         tensor* qp = b.g.mul_mat(b.input(t, {K, hd * n_head}), b.input(dtype::f32, {K, 1}, -2, 2));
                         tensor* ff = variant == 1 ? b.input(dtype::f32, {32}, 1, 8) : nullptr;
                         tensor* r = b.g.rope(b.g.reshape(qp, {hd, n_head, 1}), b.ints({1}, {variant == 2 ? 3000 : 250}), ff, rp);
@@ -322,16 +329,7 @@ std::vector<op_case> all_cases() {
     for (int variant : {0, 1, 2}) {
       cs.push_back({fmt::format("rope_{}_{}", mode ? "neox" : "normal", variant == 0 ? "plain" : variant == 1 ? "freq_factors" : "yarn_partial"),
                     [=](case_builder& b) {
-                      rope_params rp{};
-                      rp.n_rot = variant == 2 ? 32 : 64;
-                      rp.mode = (rope_mode)mode;
-                      rp.n_ctx_orig = 4096;
-                      rp.freq_base = 10000.0f;
-                      rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
-                      rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
-                      rp.attn_factor = 1.0f;
-                      rp.beta_fast = 32.0f;
-                      rp.beta_slow = 1.0f;
+                      const rope_params rp = rope_variant(variant, (rope_mode)mode);
                       tensor* x = b.input(dtype::f32, {64, 3, 5});
                       tensor* pos = b.ints({5}, {0, 1, 17, 250, 4000});
                       tensor* ff = variant == 1 ? b.input(dtype::f32, {32}, 1, 8) : nullptr;
