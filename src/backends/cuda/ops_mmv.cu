@@ -136,30 +136,26 @@ HEARTH_UNROLL
       if (c0 < p.n_blocks) issue(c0, 0);
       copy_async_commit();
       if (p.ahead2) {
-        // each consumed buffer is refilled with the chunk after next; one commit group per chunk
-        // slot, possibly empty, keeps the counting
         if (c0 + step < p.n_blocks) issue(c0 + step, 1);
         copy_async_commit();
-        pdl_enter();
-        for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
-          copy_async_wait_all_but_last();  // chunk c0 (in buffer b) has landed
-          warp_sync();
-          geometry(c0, base, off, nb, n16);
-          acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
-          warp_sync();
-          if (c0 + 2 * step < p.n_blocks) issue(c0 + 2 * step, b);
+      }
+      pdl_enter();
+      // One commit group per chunk slot, possibly empty, keeps the counting: one chunk ahead, the
+      // next is requested before waiting for the current; two ahead, each consumed buffer is
+      // refilled with the chunk after next.
+      for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
+        if (!p.ahead2) {
+          if (c0 + step < p.n_blocks) issue(c0 + step, b ^ 1);
           copy_async_commit();
         }
-      } else {
-        pdl_enter();
-        for (int b = 0; c0 < p.n_blocks; c0 += step, b ^= 1) {
-          if (c0 + step < p.n_blocks) issue(c0 + step, b ^ 1);
-          copy_async_commit();  // possibly empty: one group per iteration
-          copy_async_wait_all_but_last();
-          warp_sync();
-          geometry(c0, base, off, nb, n16);
-          acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
-          warp_sync();
+        copy_async_wait_all_but_last();  // chunk c0 (in buffer b) has landed
+        warp_sync();
+        geometry(c0, base, off, nb, n16);
+        acc += chunk_dot<T, CH>(reinterpret_cast<const W*>(reinterpret_cast<const uint8_t*>(stage[w][b]) + off), y + c0, nb, lane);
+        warp_sync();
+        if (p.ahead2) {
+          if (c0 + 2 * step < p.n_blocks) issue(c0 + 2 * step, b);
+          copy_async_commit();
         }
       }
     } else {
