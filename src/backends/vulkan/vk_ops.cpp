@@ -1037,9 +1037,7 @@ class vk_stream final : public stream {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
     if (B.ne[1] != 1 || n.nelements() != n.ne[0] || n.type != dtype::f32 || !n.is_contiguous() || (n.flags & tf_output)) return false;
-    bool with_i8 = false;
-    product_args(n, with_i8);
-    if (!with_i8 || !dp_matvec(A)) return false;
+    if (!rounds_to_i8(n) || !dp_matvec(A)) return false;
     auto views_of_n = [&](const tensor* t) { return t && t->storage() == &n && t->data == n.data && t->is_contiguous(); };
     const size_t end = std::min(nodes.size(), i + 16);
     for (size_t j = i + 1; j < end && !ep.rope && !ep.store; ++j) {
@@ -1080,9 +1078,7 @@ class vk_stream final : public stream {
       if (p.op != op::mul_mat || p.src[1] != &b || b.ne[1] != 1 || b.nelements() != b.ne[0]) return false;
       const dtype t = p.src[0]->type;
       if ((t != dtype::q4_k && t != dtype::q6_k) || !dp_matvec(*p.src[0]) || p.src[0]->ne[2] != 1 || p.src[0]->ne[3] != 1) return false;
-      bool with_i8 = false;
-      product_args(p, with_i8);
-      return with_i8 && p.type == dtype::f32 && p.is_contiguous();
+      return rounds_to_i8(p) && p.type == dtype::f32 && p.is_contiguous();
     };
     if (!one_token_dp(g, *g.src[1]) || !one_token_dp(u, *g.src[1]) || g.src[0]->type != u.src[0]->type || g.ne[0] != u.ne[0] ||
         g.ne[0] % 256 != 0)
@@ -1176,13 +1172,15 @@ class vk_stream final : public stream {
     dispatch_1d("rope", a, (threads + 63) / 64);
   }
 
-  // The arguments of product n (its activations' rounding in the scratch), and whether quant_b also
-  // writes the int8 values and scales that matvec_dp reads (one column rounded to int8 blocks on a
-  // device with integer dot products).
+  // Whether quant_b also writes the int8 values and scales that matvec_dp reads for product n (one
+  // column rounded to int8 blocks on a device with integer dot products).
+  bool rounds_to_i8(const tensor& n) const {
+    const dtype act = vec_dot_type(n.src[0]->type);
+    return (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && n.src[1]->ne[1] == 1 && d_.info().dot4 && dp_enabled();
+  }
+  // The arguments of product n (its activations' rounding in the scratch), and rounds_to_i8(n).
   dispatch_args product_args(const tensor& n, bool& with_i8) const {
-    const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
-    const dtype act = vec_dot_type(A.type);
     dispatch_args a = args_of(n);
     a.u[0] = (uint32_t)round_up((size_t)B.ne[0], 16);
     a.u[1] = (uint32_t)B.ne[1];
@@ -1191,7 +1189,7 @@ class vk_stream final : public stream {
     a.aux[1] = scratch_.addr + reg.sums;
     a.aux[2] = scratch_.addr + reg.i8;
     a.aux[3] = scratch_.addr + reg.meta;
-    with_i8 = (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && B.ne[1] == 1 && d_.info().dot4 && dp_enabled();
+    with_i8 = rounds_to_i8(n);
     return a;
   }
   // The product's activations are now rounded in the scratch (shared by the next products of them).
