@@ -107,8 +107,7 @@ uint32_t kv_cache::n_kv() const {
   // shape changes, and re-recording a GPU graph costs milliseconds of host time (~4 ms for an 8B
   // model through CUDA graphs), so when a layer's cache is on a GPU the step is 256 cells (reading
   // up to 255 masked cells costs microseconds there). On the CPU every cell read is paid: 32.
-  const uint32_t pad = pad_;
-  return std::min(size(), std::max(pad, (last + pad - 1) / pad * pad));
+  return std::min(size(), std::max(pad_, (last + pad_ - 1) / pad_ * pad_));
 }
 
 void kv_cache::fill_mask(const ubatch& ub, uint32_t n_kv, uint32_t window, float* mask) const {
