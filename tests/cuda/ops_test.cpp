@@ -13,6 +13,7 @@
 #include "core/fp16.h"
 #include "core/graph.h"
 #include "formats/quants.h"
+#include "test_util.h"
 #include "gpu_util.h"
 
 namespace hearth::test {
@@ -270,16 +271,7 @@ std::vector<op_case> all_cases() {
       v.push_back({"rope_" + std::string(mode ? "neox" : "normal") + std::to_string(variant), [mode, variant](builder& b) {
                      tensor* x = b.rand(dtype::f32, {64, 4, 5});
                      tensor* pos = b.i32({5}, {0, 1, 7, 100, 3000});
-                     rope_params rp{};
-                     rp.n_rot = variant == 2 ? 32 : 64;
-                     rp.mode = (rope_mode)mode;
-                     rp.n_ctx_orig = 4096;
-                     rp.freq_base = 10000.0f;
-                     rp.freq_scale = variant == 1 ? 0.25f : 1.0f;
-                     rp.ext_factor = variant == 1 ? 1.0f : 0.0f;
-                     rp.attn_factor = 1.0f;
-                     rp.beta_fast = 32.0f;
-                     rp.beta_slow = 1.0f;
+                     const rope_params rp = test::test_rope(variant == 2 ? 32 : 64, (rope_mode)mode, variant == 1);
                      tensor* ff = nullptr;
                      if (variant == 2) {
                        std::vector<float> f(16);

@@ -15,6 +15,7 @@
 #include "core/fp16.h"
 #include "core/graph.h"
 #include "formats/quants.h"
+#include "test_util.h"
 #include "vk_test_util.h"
 
 namespace hearth::test {
@@ -127,19 +128,7 @@ const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::bf16, dtype::q4_0, dty
 
 // The rope settings the cases use: variant 0 plain, 1 with frequency factors, 2 YaRN on part of
 // the head (n_rot 32, context scaled 4x).
-rope_params rope_variant(int variant, rope_mode mode) {
-  rope_params rp{};
-  rp.n_rot = variant == 2 ? 32 : 64;
-  rp.mode = mode;
-  rp.n_ctx_orig = 4096;
-  rp.freq_base = 10000.0f;
-  rp.freq_scale = variant == 2 ? 0.25f : 1.0f;
-  rp.ext_factor = variant == 2 ? 1.0f : 0.0f;
-  rp.attn_factor = 1.0f;
-  rp.beta_fast = 32.0f;
-  rp.beta_slow = 1.0f;
-  return rp;
-}
+rope_params rope_variant(int variant, rope_mode mode) { return test::test_rope(variant == 2 ? 32 : 64, mode, variant == 2); }
 
 std::vector<op_case> all_cases() {
   std::vector<op_case> cs;
