@@ -1,7 +1,8 @@
 // Matrix products, part 3: the matrix x vector product of token generation (one activation
-// column). A warp streams a chunk of its weight row into shared memory with aligned 16-byte loads
-// (whatever the block size of the type), then its lanes compute the per-slice dot products of
-// mmv.cuh from there; up to k_mmv_max_seg products reading the same activations (q/k/v, gate/up)
+// column). Two kernels compute the per-slice dot products of mmv.cuh: the default one has each
+// thread read its slices of two weight rows straight from global memory; the staged one (HIP's, and
+// a comparison on CUDA) has a warp stream a chunk of its weight row into shared memory with aligned
+// 16-byte loads first. Up to k_mmv_max_seg products reading the same activations (q/k/v, gate/up)
 // run as one launch. Integer sums are the reference's; only the float summation order differs.
 #include <cstdlib>
 #include <cstring>
@@ -190,6 +191,60 @@ HEARTH_UNROLL
   }
 }
 
+// Row g of the launch's products: its weights, and (dst) where its result goes.
+__device__ __forceinline__ const uint8_t* mmv_row(const mmv_args& p, int64_t g, float** dst) {
+  const int si = g < p.seg[0].rows ? 0 : g < p.seg[0].rows + p.seg[1].rows ? 1 : 2;
+  const int64_t m = g - (si > 0 ? p.seg[0].rows : 0) - (si > 1 ? p.seg[1].rows : 0);
+  const uint8_t* a = si == 0 ? p.seg[0].a : si == 1 ? p.seg[1].a : p.seg[2].a;
+  const int64_t nb1 = si == 0 ? p.seg[0].nb1 : si == 1 ? p.seg[1].nb1 : p.seg[2].nb1;
+  if (dst) *dst = (si == 0 ? p.seg[0].dst : si == 1 ? p.seg[1].dst : p.seg[2].dst) + m;
+  return a + m * nb1;
+}
+
+// The default kernel (HEARTH_GPU_MMV=4): no staging. A block's threads split the slices of a row;
+// each thread loads its activation slice once and takes the same slice of k_mmvd_rows consecutive
+// weight rows straight from global memory into registers, so that the rows share the activation
+// reads (L1) and every thread has several weight loads in flight. On the H200 (bench_gpu_products,
+// docs/device-runs/cuda-mmv-direct.txt), against the staged kernel above (mode 3): 4096 x 4096
+// Q4_K 8.34 -> 6.79 us, 14336 x 4096 Q4_K 17.0 -> 14.3 us, Q4_0 17.2 -> 15.1 us; 4 rows per block
+// and 1 row per block were both slower than 2.
+constexpr int k_mmvd_rows = 2;
+constexpr int k_mmvd_threads = 128;
+template <dtype T>
+__global__ void __launch_bounds__(k_mmvd_threads) k_mmv_direct(mmv_args p) {
+  using tr = mm<T>;
+  using W = typename tr::wblock;
+  constexpr int NR = k_mmvd_rows;
+  __shared__ float part[k_mmvd_threads / warp][NR];
+  const int64_t g0 = (int64_t)blockIdx.x * NR;
+  const W* rows[NR];
+HEARTH_UNROLL
+  for (int r = 0; r < NR; ++r) rows[r] = reinterpret_cast<const W*>(mmv_row(p, min(g0 + r, p.total_rows - 1), nullptr));
+  pdl_enter();
+  const auto* y = reinterpret_cast<const typename tr::ablock*>(p.act);
+  float acc[NR] = {};
+  const int n_slices = (int)p.n_blocks * tr::tpb;
+  for (int j = threadIdx.x; j < n_slices; j += blockDim.x) {
+    const int b = j / tr::tpb, sl = j % tr::tpb;
+HEARTH_UNROLL
+    for (int r = 0; r < NR; ++r) acc[r] += tr::dot(rows[r] + b, y + b, sl);
+  }
+  const int lane = threadIdx.x % warp, w = threadIdx.x / warp, nw = blockDim.x / warp;
+HEARTH_UNROLL
+  for (int r = 0; r < NR; ++r) {
+    acc[r] = warp_sum(acc[r]);
+    if (lane == 0) part[w][r] = acc[r];
+  }
+  if (nw > 1) __syncthreads();
+  if (threadIdx.x < NR && g0 + threadIdx.x < p.total_rows) {
+    float v = 0.0f;
+    for (int i = 0; i < nw; ++i) v += part[i][threadIdx.x];
+    float* d;
+    mmv_row(p, g0 + threadIdx.x, &d);
+    *d = v;
+  }
+}
+
 bool mmv_type(dtype t) {
   switch (t) {
     case dtype::f32: case dtype::f16: case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: case dtype::q8_0:
@@ -199,13 +254,21 @@ bool mmv_type(dtype t) {
 }
 
 // HEARTH_GPU_MMV=0: products of one column take the general kernel (comparisons); =1: chunks of
-// about 1 KiB per warp loaded through registers; =2: 2 KiB chunks; =3 (the default with CUDA; HIP
-// takes 1): 1 KiB chunks double-buffered with asynchronous copies. On the H200, tg t/s 8B Q4_K_M
-// 259 (3) / 243-257 (1) / 251 (2); 8B Q4_0 266 / 232-256 / 249; 1B Q4_0 716 / 688-748 / 664.
+// about 1 KiB per warp staged through registers; =2: 2 KiB chunks; =3: 1 KiB chunks double-buffered
+// with asynchronous copies (CUDA); =4: no staging, two rows per block. CUDA takes 4; HIP takes 1
+// until 4 is measured on an AMD GPU. On the H200, tg t/s 8B Q4_K_M 259 (3) / 243-257 (1) / 251 (2);
+// 8B Q4_0 266 / 232-256 / 249; 1B Q4_0 716 / 688-748 / 664 (before programmatic dependent launch).
+// With it, two interleaved rounds (cuda-mmv-direct.txt): 8B Q4_K_M 287.5 (3) / 305.8 (4), 8B Q4_0
+// 284.4 / 315.4, 1B Q4_0 814.3 / 847.4.
 int mmv_mode() {
   static const int mode = [] {
     const char* e = std::getenv("HEARTH_GPU_MMV");
-    return e && *e ? std::atoi(e) : 3;
+#if defined(HEARTH_GPU_HIP)
+    const int dflt = 1;
+#else
+    const int dflt = 4;
+#endif
+    return e && *e ? std::atoi(e) : dflt;
   }();
   return mode;
 }
@@ -219,6 +282,13 @@ bool mmv_ahead2() {
     return !(e && *e == '1');
   }();
   return two;
+}
+
+template <dtype T> void launch_mmv_direct(mmv_args& p, gpuStream_t s) {
+  const int64_t slices = p.n_blocks * mm<T>::tpb;  // a row's slices: one per thread, or a loop
+  const int threads = slices >= k_mmvd_threads ? k_mmvd_threads : slices > warp ? 2 * warp : warp;
+  p.split = 1;
+  launch(k_mmv_direct<T>, (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows), threads, 0, s, p);
 }
 
 template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t s) {
@@ -268,6 +338,7 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
   dispatch_type(a0.type, [&]<dtype T>() {
     if constexpr (T == dtype::f32 || T == dtype::f16 || T == dtype::q4_0 || T == dtype::q4_1 || T == dtype::q5_0 || T == dtype::q5_1 || T == dtype::q8_0 ||
                   T == dtype::iq4_nl || T == dtype::q4_k || T == dtype::q6_k) {
+      if (mmv_mode() == 4) return launch_mmv_direct<T>(p, s);
 #if !defined(HEARTH_GPU_HIP)
       if (mmv_mode() == 3) return launch_mmv<T, 1, true>(p, s);
 #endif
