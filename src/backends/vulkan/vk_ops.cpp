@@ -1295,10 +1295,18 @@ class vk_stream final : public stream {
           next_writes_.push_back(span_of(&st));
         }
       }
-      const uint32_t groups = (M + 3) / 4;
+      // The plain Q4_K product takes 2 rows per workgroup (its shader variant reads 32 quant bytes per
+      // thread); HEARTH_VK_DP=16 picks the previous one (16 bytes, 4 rows) to compare. On the H200
+      // (docs/device-runs/vulkan-mmv.txt) 14336 x 4096: 30.3 -> 25.5 us per product, 8B Q4_K_M
+      // tg128 +3.7%.
+      static const bool dp16 = std::getenv("HEARTH_VK_DP") && std::string(std::getenv("HEARTH_VK_DP")) == "16";
+      const bool q4k_plain = !ep && A.type == dtype::q4_k;
+      const std::string name = q4k_plain && dp16 ? "matvec_dp16_q4_k" : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t;
+      const uint32_t rows = q4k_plain && !dp16 ? 2 : 4;
+      const uint32_t groups = (M + rows - 1) / rows;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
       if (profile_ == 1) next_label_ = (ep ? "mv_dp_rs_" : "mv_dp_") + t + " " + std::to_string(M) + "x" + std::to_string(K);
-      dispatch((ep ? "matvec_dp_rs_" : "matvec_dp_") + t, a, gx, (groups + gx - 1) / gx, batches);
+      dispatch(name, a, gx, (groups + gx - 1) / gx, batches);
     } else if (B.ne[1] == 1 && wide_matvec(A)) {
       static const int rows_env = std::getenv("HEARTH_VK_MV_ROWS") ? std::atoi(std::getenv("HEARTH_VK_MV_ROWS")) : 0;
       const uint32_t rows_per_wg = rows_env == 2 || rows_env == 8 ? (uint32_t)rows_env : 4;

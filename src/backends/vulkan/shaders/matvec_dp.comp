@@ -8,8 +8,10 @@
 // (matvec_wide.comp) spends a shift and a mask on every nibble. Integer sums per half sub-block
 // are exact; as the reference, sum = d8 (d sc sum(q q8) - dmin m sum(q8)) for Q4_K,
 // d8 d sc (sum(q q8) - 32 sum(q8)) for Q6_K, d8 d (sum(q q8) - 8 sum(q8)) for Q4_0 (16 for Q5_0,
-// 0 for Q8_0), d8 d sum(q q8) + m s8 for Q4_1 and Q5_1. 4 rows per workgroup, threads per block
-// as in matvec_wide (2 per block of 32: 16 elements each). A = t[0] [K, M, a2, a3]; dst = t[4].
+// 0 for Q8_0), d8 d sum(q q8) + m s8 for Q4_1 and Q5_1. 4 rows per workgroup (ROWS), threads per
+// block as in matvec_wide (2 per block of 32: 16 elements each). A = t[0] [K, M, a2, a3]; dst = t[4].
+// Q4K_SLICE32 (the plain Q4_K product, built with ROWS 2): 4 threads per super-block of 32 quant
+// bytes each, in workgroups of 64, so that a row's 16-byte block head is read once per 32 bytes.
 // Two more variants, so the plain products keep a shader without their code and shared memory:
 // ROPE_STORE (one token, one batch): the result of a following rope and / or set_rows, in t[4] (the
 // rope's output, contiguous, or the product's): u[5] bit 1 roped in normal mode (adjacent pairs, so
@@ -24,9 +26,16 @@ int sdot4(uint a, uint b, spirv_literal int fmt);
 #ifdef ROPE_STORE
 #include "rope.glsl"
 #endif
-#define WG 128u
+#ifndef ROWS
 #define ROWS 4u
+#endif
+#ifdef Q4K_SLICE32
+#define WG 64u
+layout(local_size_x = 64) in;
+#else
+#define WG 128u
 layout(local_size_x = 128) in;
+#endif
 
 layout(buffer_reference, scalar, buffer_reference_align = 16) buffer u32x4_ref { uvec4 v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 8) buffer u32x2_ref { uvec2 v[]; };
@@ -141,7 +150,36 @@ void main() {
   float acc[ROWS];
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
 
-#if defined(TYPE_Q4_K)
+#if defined(TYPE_Q4_K) && defined(Q4K_SLICE32)
+  // Thread c of a super-block reads bytes [32c, +32) of qs: sub-blocks 2c (low nibbles) and
+  // 2c + 1 (high), so the 16-byte head of the block is read once per 32 quant bytes.
+  const uint n_work = (A.ne[0] / 256u) * 4u;
+  for (uint t = tid; t < n_work; t += WG) {
+    const uint sb = t >> 2, c = t & 3u;
+    const uint64_t ap = qbase + 256u * sb + 64u * c;
+    const uvec4 alo0 = u32x4_ref(ap).v[0], alo1 = u32x4_ref(ap + 16u).v[0];
+    const uvec4 ahi0 = u32x4_ref(ap + 32u).v[0], ahi1 = u32x4_ref(ap + 48u).v[0];
+    const uint64_t mp = mbase + 48u * sb;
+    const float d8 = ld_f32(mp);
+    const float bs0 = float(ld_i32(mp + 4u + 8u * c)), bs1 = float(ld_i32(mp + 8u + 8u * c));
+    const uint j = 2u * c, sh = 8u * (j & 3u);
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      const uint64_t blk = rows[r] + uint64_t(sb) * 144u;
+      const uvec4 hd = u32x4_ref(blk).v[0];
+      const uvec4 q0 = u32x4_ref(blk + 16u + 32u * c).v[0], q1 = u32x4_ref(blk + 32u + 32u * c).v[0];
+      const float d = h2f(hd.x & 0xffffu), dmin = h2f(hd.x >> 16);
+      const uint w0 = hd.y >> sh, w1 = hd.z >> sh, w2 = hd.w >> sh;
+      const bool lo = c < 2u;
+      const uint sc0 = lo ? (w0 & 63u) : ((w2 & 0xfu) | ((w0 >> 6) & 3u) << 4);
+      const uint m0v = lo ? (w1 & 63u) : ((w2 >> 4) & 0xfu | ((w1 >> 6) & 3u) << 4);
+      const uint sc1 = lo ? ((w0 >> 8) & 63u) : (((w2 >> 8) & 0xfu) | ((w0 >> 14) & 3u) << 4);
+      const uint m1v = lo ? ((w1 >> 8) & 63u) : (((w2 >> 12) & 0xfu) | ((w1 >> 14) & 3u) << 4);
+      const int s0 = dot16(q0 & 0x0f0f0f0fu, alo0) + dot16(q1 & 0x0f0f0f0fu, alo1);
+      const int s1 = dot16((q0 >> 4) & 0x0f0f0f0fu, ahi0) + dot16((q1 >> 4) & 0x0f0f0f0fu, ahi1);
+      acc[r] += d8 * (d * (float(sc0) * float(s0) + float(sc1) * float(s1)) - dmin * (float(m0v) * bs0 + float(m1v) * bs1));
+    }
+  }
+#elif defined(TYPE_Q4_K)
   // Thread (c, h) of a super-block reads bytes [32c + 16h, +16) of qs, whose low nibbles are
   // elements 16h.. of sub-block 2c and high nibbles the same of sub-block 2c + 1.
   const uint n_work = (A.ne[0] / 256u) * 8u;
