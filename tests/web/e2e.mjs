@@ -427,6 +427,14 @@ await test('keyboard only', async () => {
   await p.goto(srv.base + '/');
   await p.getByTestId('model-button').waitFor();
   const focused = () => p.evaluate(() => document.activeElement?.getAttribute('aria-label') || document.activeElement?.textContent?.trim() || '');
+  // The app moves the focus in a timer or an effect after a key: wait for it (a loaded machine
+  // may run the check before the timer).
+  const focus_becomes = (want, prefix = false) =>
+    p.waitForFunction(([w, pre]) => {
+      const el = document.activeElement;
+      const name = el?.getAttribute('aria-label') || el?.textContent?.trim() || '';
+      return pre ? name.startsWith(w) : name === w;
+    }, [want, prefix], { timeout: 5000 }).then(() => true, () => false);
   // Tab reaches the model picker; Enter opens it, Escape closes it and gives the focus back.
   let found = false;
   for (let i = 0; i < 10 && !found; i++) {
@@ -440,10 +448,10 @@ await test('keyboard only', async () => {
   await p.locator('#models-dialog').getByTestId('loaded-model').first().waitFor();
   await p.keyboard.press('Escape');
   assert(!(await p.locator('#models-dialog').isVisible()), 'Escape closes the dialog');
-  assert((await focused()).startsWith('Model:'), 'the focus is back on the model picker');
+  assert(await focus_becomes('Model:', true), 'the focus is back on the model picker');
   // Ctrl+Shift+O starts a chat with the focus in the message box; Enter sends.
   await p.keyboard.press('Control+Shift+O');
-  assert((await focused()) === 'Message', 'the message box has the focus');
+  assert(await focus_becomes('Message'), 'the message box has the focus');
   await p.keyboard.type('Once upon a time');
   await p.keyboard.press('Enter');
   await p.locator('article.msg.assistant').waitFor();
