@@ -1296,13 +1296,13 @@ class vk_stream final : public stream {
         }
       }
       // The plain Q4_K product takes 2 rows per workgroup (its shader variant reads 32 quant bytes per
-      // thread); HEARTH_VK_DP=16 picks the previous one (16 bytes, 4 rows) to compare. On the H200
-      // (docs/device-runs/vulkan-mmv.txt) 14336 x 4096: 30.3 -> 25.5 us per product, 8B Q4_K_M
+      // thread); HEARTH_VK_Q4K_WIDE=0 picks the previous one (16 bytes, 4 rows) to compare. On the
+      // H200 (docs/device-runs/vulkan-mmv.txt) 14336 x 4096: 30.3 -> 25.5 us per product, 8B Q4_K_M
       // tg128 +3.7%.
-      static const bool dp16 = std::getenv("HEARTH_VK_DP") && std::string(std::getenv("HEARTH_VK_DP")) == "16";
+      static const bool q4k_narrow = std::getenv("HEARTH_VK_Q4K_WIDE") && std::string(std::getenv("HEARTH_VK_Q4K_WIDE")) == "0";
       const bool q4k_plain = !ep && A.type == dtype::q4_k;
-      const std::string name = q4k_plain && dp16 ? "matvec_dp16_q4_k" : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t;
-      const uint32_t rows = q4k_plain && !dp16 ? 2 : 4;
+      const std::string name = q4k_plain && q4k_narrow ? "matvec_dp16_q4_k" : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t;
+      const uint32_t rows = q4k_plain && !q4k_narrow ? 2 : 4;
       const uint32_t groups = (M + rows - 1) / rows;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
       if (profile_ == 1) next_label_ = (ep ? "mv_dp_rs_" : "mv_dp_") + t + " " + std::to_string(M) + "x" + std::to_string(K);
