@@ -172,7 +172,7 @@ constexpr int k_bm = 64, k_bn = 64, k_ks = 256, k_threads = 128;
 constexpr int k_row = k_ks + 16;  // shared row stride: 16 bytes of padding keep fragment loads conflict-free
 
 
-template <dtype T>
+template <dtype T, bool PAIRS>
 __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
   pdl_enter();
   using tr = tc<T>;
@@ -184,10 +184,14 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
   __shared__ __align__(16) int8_t ws[k_bm * k_row];
   __shared__ __align__(16) int8_t as[k_bn * k_row];
   __shared__ int8_t wsc[k_bm][16];
-  __shared__ int8_t wmn[k_bm][16];
+  __shared__ __align__(16) int8_t wmn[k_bm][16];
   __shared__ float wd[k_bm][8], wm[k_bm][8];
   __shared__ float ad[k_bn][8], asum[k_bn][8];
   __shared__ int16_t ab[k_bn][16];
+  // Q4_K / Q5_K (a min per 32 values): the sums of the activations per 32 values, two int16 to a
+  // word, so that a block's min correction is four dp2a instructions per output.
+  constexpr bool pair_mins = PAIRS && tr::corr == 2 && n_groups == 8;
+  __shared__ int ab2[pair_mins ? k_bn : 1][4];
 
   const int tid = threadIdx.x, lane = tid % warp, wid = tid / warp;
   const int g = lane / 4, t = lane % 4;
@@ -228,7 +232,14 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
     for (int i = tid; i < k_bn * n_blk; i += k_threads) {
       const int c = i / n_blk, blk = i % n_blk;
       const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
-      if constexpr (k256) {
+      if constexpr (pair_mins) {
+        ad[c][0] = y->d;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int lo = y->bsums[4 * q] + y->bsums[4 * q + 1], hi = y->bsums[4 * q + 2] + y->bsums[4 * q + 3];
+          ab2[c][q] = (lo & 0xffff) | (hi << 16);
+        }
+      } else if constexpr (k256) {
         ad[c][0] = y->d;
 #pragma unroll
         for (int q = 0; q < 16; ++q) ab[c][q] = y->bsums[q];
@@ -283,7 +294,15 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
               const int r = wr + 16 * i + g + 8 * (e / 2), c = wc + 8 * j + 2 * t + (e % 2);
               float v = wd[r][blk] * ad[c][blk] * (float)isum[i][j][e];
               if constexpr (tr::corr == 1) v += wm[r][blk] * asum[c][blk];
-              if constexpr (tr::corr == 2) {
+              if constexpr (pair_mins) {
+                // sum over the 8 sub-blocks of min * (sum of its 32 activations)
+                const int* mn = reinterpret_cast<const int*>(wmn[r]);
+                int summs = __dp2a_lo(ab2[c][0], mn[0], 0);
+                summs = __dp2a_hi(ab2[c][1], mn[0], summs);
+                summs = __dp2a_lo(ab2[c][2], mn[1], summs);
+                summs = __dp2a_hi(ab2[c][3], mn[1], summs);
+                v -= wm[r][blk] * ad[c][blk] * (float)summs;
+              } else if constexpr (tr::corr == 2) {
                 int summs = 0;
 #pragma unroll
                 for (int q = 0; q < 16; ++q) summs += wmn[r][q * n_groups / 16] * ab[c][q];
@@ -323,6 +342,16 @@ bool mma_enabled() {
   return on;
 }
 
+// HEARTH_CUDA_MMA_MINS=16: the Q4_K / Q5_K min correction as 16 multiply-adds per output and
+// block instead of four dp2a (comparisons).
+bool pair_mins_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_CUDA_MMA_MINS");
+    return !(e && std::strcmp(e, "16") == 0);
+  }();
+  return on;
+}
+
 }  // namespace
 
 bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
@@ -333,7 +362,8 @@ bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   bool launched = false;
   dispatch_type(a.type, [&]<dtype T>() {
     if constexpr (has_tc<T>()) {
-      launch(k_mul_mat_mma<T>, grid, k_threads, 0, s, p);
+      if (pair_mins_enabled()) launch(k_mul_mat_mma<T, true>, grid, k_threads, 0, s, p);
+      else launch(k_mul_mat_mma<T, false>, grid, k_threads, 0, s, p);
       launched = true;
     }
   });
