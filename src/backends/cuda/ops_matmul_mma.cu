@@ -78,10 +78,18 @@ template <> struct tc<dtype::q4_k> : k4_factors<block_q4_k> {
 template <> struct tc<dtype::q6_k> {
   using W = block_q6_k;
   static constexpr int qk = 256, kg = 16, corr = 0;
+  // Values 16g .. 16g + 15 lie in half h, quarter k, positions l0 .. l0 + 15: 16 consecutive bytes
+  // of ql (low or high nibbles) and of qh (2 bits each), taken four values to a 32-bit word.
   static __device__ __forceinline__ void unpack(const W* b, int g, int* v) {
-    int8_t* o = reinterpret_cast<int8_t*>(v);
+    const int h = g / 8, k = (g / 2) % 4, l0 = 16 * (g % 2);
+    const uint8_t* ql = b->ql + 64 * h + 32 * (k % 2) + l0;
+    const uint8_t* qh = b->qh + 32 * h + l0;
 #pragma unroll
-    for (int e = 0; e < 16; ++e) o[e] = (int8_t)q6_value(b, 16 * g + e);
+    for (int i = 0; i < 4; ++i) {
+      const int lo = (load_i32_a2(ql + 4 * i) >> (4 * (k / 2))) & k_lo4;
+      const int hi = ((load_i32_a2(qh + 4 * i) >> (2 * k)) & 0x03030303) << 4;
+      v[i] = __vsub4(lo | hi, 0x20202020);
+    }
   }
   static __device__ __forceinline__ int scale(const W* b, int g) { return b->scales[g]; }
   static __device__ __forceinline__ float d(const W* b) { return h2f(b->d); }
@@ -180,7 +188,6 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
   constexpr bool k256 = tr::qk == 256;
   using A = std::conditional_t<k256, a8_256, a8_32>;
   constexpr int kg = tr::kg, n_groups = k_ks / kg, n_blk = k_ks / tr::qk;  // per step
-  constexpr int aqk = k256 ? 256 : 32;  // values per activation block
   __shared__ __align__(16) int8_t ws[k_bm * k_row];
   __shared__ __align__(16) int8_t as[k_bn * k_row];
   __shared__ int8_t wsc[k_bm][16];
@@ -222,12 +229,23 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
         wm[r][blk] = tr::m(b);
       }
     }
-    // Activations: the int8 values as words, the scales (and sums) per block.
-    for (int i = tid; i < k_bn * (k_ks / 4); i += k_threads) {
-      const int c = i / (k_ks / 4), w = i % (k_ks / 4);
-      const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb;
-      const int e = 4 * w;
-      reinterpret_cast<int*>(as + c * k_row)[w] = *reinterpret_cast<const int*>(y[e / aqk].qs + e % aqk);
+    // Activations: the int8 values (a q8_K block's 256 in 16-byte words, q8_0 / q8_1 blocks' in
+    // 4-byte words), then the scales (and sums) per block.
+    if constexpr (k256) {
+      for (int i = tid; i < k_bn * (k_ks / 16); i += k_threads) {
+        const int c = i / (k_ks / 16), w = i % (k_ks / 16);
+        const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb;
+        reinterpret_cast<int4*>(as + c * k_row)[w] = reinterpret_cast<const int4*>(y->qs)[w];
+      }
+    } else {
+      for (int i = tid; i < k_bn * n_blk; i += k_threads) {  // one (column, block of 32) per item
+        const int c = i / n_blk, blk = i % n_blk;
+        const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
+        const int* q = reinterpret_cast<const int*>(y->qs);
+        int4* dst = reinterpret_cast<int4*>(as + c * k_row + 32 * blk);
+        dst[0] = make_int4(q[0], q[1], q[2], q[3]);
+        dst[1] = make_int4(q[4], q[5], q[6], q[7]);
+      }
     }
     for (int i = tid; i < k_bn * n_blk; i += k_threads) {
       const int c = i / n_blk, blk = i % n_blk;
