@@ -93,16 +93,18 @@ process.on('exit', () => {
 // a tiny runner: each case prints ok/not ok; the last line is "N passed, N failed".
 
 const results = [];
+let own_page = null; // the page a case opened itself (watch() records it): its failure screenshot
 async function test(name, fn) {
   if (only && !only.split(',').some((o) => name.includes(o))) return;
   const t0 = Date.now();
+  own_page = null;
   try {
     await fn();
     results.push([name, true]);
     console.log(`ok - ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
     results.push([name, false]);
-    await page?.screenshot({ path: path.join(artifacts, `failed-${results.length}.png`) }).catch(() => {});
+    await (own_page ?? page)?.screenshot({ path: path.join(artifacts, `failed-${results.length}.png`) }).catch(() => {});
     console.log(`not ok - ${name}\n  ${String(e?.stack || e).split('\n').slice(0, 6).join('\n  ')}`);
   }
 }
@@ -117,6 +119,7 @@ const short_answers = (c) => c.addInitScript(() => localStorage.getItem('hearth.
 // Every request a page makes, to check that none leaves the server's origin.
 const requests = [];
 function watch(page) {
+  own_page = page;
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => console.log(`  page error: ${e.message}`));
 }
