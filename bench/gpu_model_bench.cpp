@@ -37,11 +37,7 @@ int main(int argc, char** argv) {
   }
   try {
     init_backends(true);
-    device* dev = nullptr;
-    if (!dev_spec.empty()) dev = registry::instance().find(dev_spec);
-    else
-      for (device* d : registry::instance().devices())
-        if (d->kind() != device_kind::cpu) { dev = d; break; }
+    device* dev = dev_spec.empty() ? registry::instance().first_gpu() : registry::instance().find(dev_spec);
     if (!dev) {
       std::printf("no GPU device\n");
       return 1;

@@ -168,11 +168,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&n, rest.data());
   try {
     init_backends(true);
-    device* dev = nullptr;
-    if (!dev_name.empty()) dev = registry::instance().find(dev_name);
-    else
-      for (device* d : registry::instance().devices())
-        if (d->kind() != device_kind::cpu) { dev = d; break; }
+    device* dev = dev_name.empty() ? registry::instance().first_gpu() : registry::instance().find(dev_name);
     if (!dev) {
       std::fprintf(stderr, "bench_gpu_products: no GPU device (name one with --device)\n");
       return 1;

@@ -73,8 +73,7 @@ load_params model_args::loading() const {
     }
     if (gpu->kind() == device_kind::cpu) gpu = nullptr;
   } else {
-    for (hearth::device* d : reg.devices())
-      if (d->kind() != device_kind::cpu) { gpu = d; break; }
+    gpu = reg.first_gpu();
   }
   if (!gpu) return lp;
   lp.gpus = {gpu};

@@ -168,6 +168,12 @@ device* registry::cpu() {
   fail("no CPU backend registered");
 }
 
+device* registry::first_gpu() {
+  for (device* d : devices())
+    if (d->kind() != device_kind::cpu) return d;
+  return nullptr;
+}
+
 device* registry::find(const std::string& spec) {
   const auto all = devices();
   std::string lower = spec;

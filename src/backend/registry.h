@@ -25,6 +25,8 @@ class registry {
   // Devices of every usable module, GPUs first (discrete before integrated), the CPU last.
   std::vector<device*> devices();
   device* cpu();
+  // The preferred GPU (the first non-CPU device of devices()), or nullptr where there is none.
+  device* first_gpu();
   // Resolves "cpu", "vulkan" (first Vulkan device), "vulkan:1", "cuda:0", "rocm:0", or a
   // case-insensitive substring of a device description; throws listing what exists.
   device* find(const std::string& spec);
