@@ -168,6 +168,24 @@ HEARTH_UNROLL
 
 // ---- normalisation (one block per row) ------------------------------------------------------------
 
+// A block's row statistics: the mean (0 for rms_norm) and 1 / sqrt(variance + eps) of n values.
+// each(f) calls f on every value this thread holds, always in the same order.
+template <bool Rms, typename Each>
+__device__ __forceinline__ void row_stats(const Each& each, int64_t n, float eps, float* red, float& mean, float& scale) {
+  mean = 0.0f;
+  if (!Rms) {
+    float s = 0.0f;
+    each([&](float v) { s += v; });
+    mean = block_sum(s, red) / (float)n;
+  }
+  float s2 = 0.0f;
+  each([&](float v) {
+    const float d = v - mean;
+    s2 += d * d;
+  });
+  scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+}
+
 template <bool Rms>
 __global__ void k_norm(tdesc a, tdesc dst, float eps) {
   pdl_enter();
@@ -177,18 +195,8 @@ __global__ void k_norm(tdesc a, tdesc dst, float eps) {
   const float* x = f32_at(a, 0, i1, i2, i3);
   float* y = f32_at(dst, 0, i1, i2, i3);
   const int64_t n = dst.ne[0];
-  float mean = 0.0f;
-  if (!Rms) {
-    float s = 0.0f;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
-    mean = block_sum(s, red) / (float)n;
-  }
-  float s2 = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float v = x[i] - mean;
-    s2 += v * v;
-  }
-  const float scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+  float mean, scale;
+  row_stats<Rms>([&](auto f) { for (int64_t i = threadIdx.x; i < n; i += blockDim.x) f(x[i]); }, n, eps, red, mean, scale);
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) y[i] = (x[i] - mean) * scale;
 }
 
@@ -226,18 +234,8 @@ __global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc 
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) xs[i] = x[i] + y[i];
     x = xs;  // each thread reads back only what it wrote
   }
-  float mean = 0.0f;
-  if (!Rms) {
-    float s = 0.0f;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
-    mean = block_sum(s, red) / (float)n;
-  }
-  float s2 = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float v = x[i] - mean;
-    s2 += v * v;
-  }
-  const float scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+  float mean, scale;
+  row_stats<Rms>([&](auto f) { for (int64_t i = threadIdx.x; i < n; i += blockDim.x) f(x[i]); }, n, eps, red, mean, scale);
   float* yn = f32_at(normed, 0, i1, i2, i3);
   float* yo = f32_at(out, 0, i1, i2, i3);
   const float* wv = reinterpret_cast<const float*>(w.data);
@@ -285,23 +283,14 @@ HEARTH_UNROLL
     for (int k = 0; k < k_norm_regs; ++k)
       if (k < per) v[k] = x[k * (int)blockDim.x + (int)threadIdx.x];
   }
-  float mean = 0.0f;
-  if (!Rms) {
-    float s = 0.0f;
+  float mean, scale;
+  row_stats<Rms>(
+      [&](auto f) {
 HEARTH_UNROLL
-    for (int k = 0; k < k_norm_regs; ++k)
-      if (k < per) s += v[k];
-    mean = block_sum(s, red) / (float)n;
-  }
-  float s2 = 0.0f;
-HEARTH_UNROLL
-  for (int k = 0; k < k_norm_regs; ++k) {
-    if (k < per) {
-      const float d = v[k] - mean;
-      s2 += d * d;
-    }
-  }
-  const float scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+        for (int k = 0; k < k_norm_regs; ++k)
+          if (k < per) f(v[k]);
+      },
+      n, eps, red, mean, scale);
   float* yn = f32_at(normed, 0, i1, i2, i3);
   float* yo = f32_at(out, 0, i1, i2, i3);
   const float* wv = reinterpret_cast<const float*>(w.data);
@@ -628,52 +617,35 @@ void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gp
   const unsigned rows = (unsigned)norm.nrows();
   const int threads = norm.ne[0] >= 1024 ? 1024 : norm.ne[0] >= 256 ? 256 : 64;
   const float eps = norm.p.f(0);
-  const bool rms = norm.op == op::rms_norm;
   const tdesc w = desc(*mul.src[1]), nd = desc(norm), md = desc(mul);
+  const tdesc a = desc(add ? *add->src[0] : *norm.src[0]);
+  const tdesc b = add ? desc(*add->src[1]) : a, sd = add ? desc(*add) : a;
+  const int64_t rb = round_to ? (int64_t)act_format_row_bytes(act, mul.ne[0]) : 0;
+  const bool ws = round_to && act == dtype::q8_1;
+  const int qk = !round_to ? 0 : act == dtype::q8_k ? 256 : 32;
+  // The register-resident kernel where each thread's share of the row fits in k_norm_regs values
+  // (and, when it rounds, the row in shared memory).
   const int64_t n = norm.ne[0];
-  if (norm_reg_enabled() && n % threads == 0 && n / threads <= k_norm_regs && n * 4 <= 32768) {
-    const tdesc a = desc(add ? *add->src[0] : *norm.src[0]);
-    const tdesc b = add ? desc(*add->src[1]) : a, sd = add ? desc(*add) : a;
-    const int64_t rb = round_to ? (int64_t)act_format_row_bytes(act, mul.ne[0]) : 0;
-    const bool ws = act == dtype::q8_1;
-    const size_t sh = round_to ? (size_t)n * 4 : 0;
-    // one kernel per (norm kind, add, rounding block size)
-#define HEARTH_NORM_REG(R, H)                                                                                                        \
-  if (!round_to) launch(k_add_norm_mul_reg<R, H>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, nullptr, int64_t{0}, false);                                       \
-  else if (act == dtype::q8_k) launch(k_add_norm_mul_reg<R, H, 256>, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws); \
-  else launch(k_add_norm_mul_reg<R, H, 32>, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws);
-    if (rms && add) { HEARTH_NORM_REG(true, true) }
-    else if (rms) { HEARTH_NORM_REG(true, false) }
-    else if (add) { HEARTH_NORM_REG(false, true) }
-    else { HEARTH_NORM_REG(false, false) }
-#undef HEARTH_NORM_REG
-    return;
-  }
-  if (round_to) {
-    const int64_t rb = (int64_t)act_format_row_bytes(act, mul.ne[0]);
-    const bool ws = act == dtype::q8_1;
-    const tdesc a = desc(add ? *add->src[0] : *norm.src[0]);
-    const tdesc b = add ? desc(*add->src[1]) : a, sd = add ? desc(*add) : a;
-    // one kernel per (norm kind, add, block size)
-#define HEARTH_NORM_ROUND(R, H)                                                                                          \
-  if (act == dtype::q8_k) launch(k_add_norm_mul<R, H, 256>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, round_to, rb, ws); \
-  else launch(k_add_norm_mul<R, H, 32>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, round_to, rb, ws);
-    if (rms && add) { HEARTH_NORM_ROUND(true, true) }
-    else if (rms) { HEARTH_NORM_ROUND(true, false) }
-    else if (add) { HEARTH_NORM_ROUND(false, true) }
-    else { HEARTH_NORM_ROUND(false, false) }
-#undef HEARTH_NORM_ROUND
-    return;
-  }
-  if (add) {
-    const tdesc a = desc(*add->src[0]), b = desc(*add->src[1]), sd = desc(*add);
-    if (rms) launch(k_add_norm_mul<true, true>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, nullptr, int64_t{0}, false);
-    else launch(k_add_norm_mul<false, true>, rows, threads, 0, s, a, b, sd, nd, w, md, eps, nullptr, int64_t{0}, false);
-  } else {
-    const tdesc a = desc(*norm.src[0]);
-    if (rms) launch(k_add_norm_mul<true, false>, rows, threads, 0, s, a, a, a, nd, w, md, eps, nullptr, int64_t{0}, false);
-    else launch(k_add_norm_mul<false, false>, rows, threads, 0, s, a, a, a, nd, w, md, eps, nullptr, int64_t{0}, false);
-  }
+  const bool reg = norm_reg_enabled() && n % threads == 0 && n / threads <= k_norm_regs && n * 4 <= 32768;
+  const size_t sh = reg && round_to ? (size_t)n * 4 : 0;
+  // one kernel per (register-resident, norm kind, add, rounding block size)
+  auto go = [&]<bool R, bool H>() {
+    auto run = [&](auto kernel) { launch(kernel, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws); };
+    if (reg) {
+      if (qk == 0) run(k_add_norm_mul_reg<R, H>);
+      else if (qk == 256) run(k_add_norm_mul_reg<R, H, 256>);
+      else run(k_add_norm_mul_reg<R, H, 32>);
+    } else {
+      if (qk == 0) run(k_add_norm_mul<R, H>);
+      else if (qk == 256) run(k_add_norm_mul<R, H, 256>);
+      else run(k_add_norm_mul<R, H, 32>);
+    }
+  };
+  const bool rms = norm.op == op::rms_norm;
+  if (rms && add) go.template operator()<true, true>();
+  else if (rms) go.template operator()<true, false>();
+  else if (add) go.template operator()<false, true>();
+  else go.template operator()<false, false>();
 }
 
 void run_softmax(const tensor& dst, gpuStream_t s) {
