@@ -76,6 +76,22 @@ __device__ __forceinline__ void quant_q8_256(const float (&v)[8], a8_256* y, int
   if (lane == 0) y->d = 1 / iscale;
 }
 
+// Rounds a contiguous row of n values (n a multiple of the block size) to activation blocks at
+// dst: warp wi of nw takes blocks wi, wi + nw, ... (the caller synchronises the row's writes first).
+template <int QK>
+__device__ __forceinline__ void round_row(const float* x, int64_t n, uint8_t* dst, bool with_sum, int wi, int nw, int lane) {
+  if constexpr (QK == 256) {
+    for (int64_t ib = wi; ib < n / 256; ib += nw) {
+      float v[8];
+HEARTH_UNROLL
+      for (int k = 0; k < 8; ++k) v[k] = x[ib * 256 + lane * 8 + k];
+      quant_q8_256(v, reinterpret_cast<a8_256*>(dst) + ib, lane);
+    }
+  } else {
+    for (int64_t ib = wi; ib < n / 32; ib += nw) quant_q8_32(x[ib * 32 + lane], reinterpret_cast<a8_32*>(dst) + ib, lane, with_sum);
+  }
+}
+
 template <dtype T> struct mm;  // per type: wblock, ablock, qk, tpb, dot(x, y, slice)
 
 template <> struct mm<dtype::f32> {

@@ -103,20 +103,11 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   // rounding for the next product (the token's row: heads side by side, contiguous)
   const float* orow = reinterpret_cast<const float*>(a.dst.data + t * a.dst.nb[2]);
   uint8_t* arow = a.act + t * a.act_rb;
-  if (a.hpb == 1) {
+  if (a.hpb == 1) {  // the head's own blocks
     __syncthreads();  // the head's values are written
-    const int nb = hd_v / a.qk;
-    for (int ib = w; ib < nb; ib += k_warps) {
-      const int64_t gb = (int64_t)h * nb + ib;  // block index in the row
-      if (a.qk == 256) {
-        float v[8];
-#pragma unroll
-        for (int k = 0; k < 8; ++k) v[k] = orow[gb * 256 + lane * 8 + k];
-        quant_q8_256(v, reinterpret_cast<a8_256*>(arow) + gb, lane);
-      } else {
-        quant_q8_32(orow[gb * 32 + lane], reinterpret_cast<a8_32*>(arow) + gb, lane, a.with_sum);
-      }
-    }
+    const int64_t first = (int64_t)h * (hd_v / a.qk);  // its first block in the row
+    if (a.qk == 256) round_row<256>(orow + h * hd_v, hd_v, reinterpret_cast<uint8_t*>(reinterpret_cast<a8_256*>(arow) + first), false, w, k_warps, lane);
+    else round_row<32>(orow + h * hd_v, hd_v, reinterpret_cast<uint8_t*>(reinterpret_cast<a8_32*>(arow) + first), a.with_sum, w, k_warps, lane);
     return;
   }
   // heads h0 .. h0 + hpb - 1 share one q8_K block: the last block to finish rounds it

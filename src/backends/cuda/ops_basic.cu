@@ -202,22 +202,6 @@ __global__ void k_norm(tdesc a, tdesc dst, float eps) {
 
 // add (optional) -> rms_norm / norm -> mul by a weight vector, in one pass over each row; every
 // intermediate the graph names is still written (later nodes may read them).
-// Rounds a contiguous row of n values (n a multiple of the block size) to activation blocks at
-// dst: warp wi of nw takes blocks wi, wi + nw, ... (the caller synchronises the row's writes first).
-template <int QK>
-__device__ __forceinline__ void round_row(const float* x, int64_t n, uint8_t* dst, bool with_sum, int wi, int nw, int lane) {
-  if constexpr (QK == 256) {
-    for (int64_t ib = wi; ib < n / 256; ib += nw) {
-      float v[8];
-HEARTH_UNROLL
-      for (int k = 0; k < 8; ++k) v[k] = x[ib * 256 + lane * 8 + k];
-      quant_q8_256(v, reinterpret_cast<a8_256*>(dst) + ib, lane);
-    }
-  } else {
-    for (int64_t ib = wi; ib < n / 32; ib += nw) quant_q8_32(x[ib * 32 + lane], reinterpret_cast<a8_32*>(dst) + ib, lane, with_sum);
-  }
-}
-
 // QK: 0, or the block size of the activation rounding also written to act (row r at r * act_rb).
 template <bool Rms, bool HasAdd, int QK = 0>
 __global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc w, tdesc out, float eps, uint8_t* act = nullptr,
