@@ -83,6 +83,16 @@ HEARTH_UNROLL
   return acc;
 }
 
+// Row g of the launch's products: its weights, and (dst) where its result goes.
+__device__ __forceinline__ const uint8_t* mmv_row(const mmv_args& p, int64_t g, float** dst) {
+  const int si = g < p.seg[0].rows ? 0 : g < p.seg[0].rows + p.seg[1].rows ? 1 : 2;
+  const int64_t m = g - (si > 0 ? p.seg[0].rows : 0) - (si > 1 ? p.seg[1].rows : 0);
+  const uint8_t* a = si == 0 ? p.seg[0].a : si == 1 ? p.seg[1].a : p.seg[2].a;
+  const int64_t nb1 = si == 0 ? p.seg[0].nb1 : si == 1 ? p.seg[1].nb1 : p.seg[2].nb1;
+  if (dst) *dst = (si == 0 ? p.seg[0].dst : si == 1 ? p.seg[1].dst : p.seg[2].dst) + m;
+  return a + m * nb1;
+}
+
 // ASYNC: double-buffered asynchronous staging (CUDA sm_80+); else loads through registers.
 template <dtype T, int CHM, bool ASYNC>
 __global__ void __launch_bounds__(k_mmv_warps * warp) k_mmv(mmv_args p) {
@@ -97,21 +107,12 @@ __global__ void __launch_bounds__(k_mmv_warps * warp) k_mmv(mmv_args p) {
   const int64_t g = (int64_t)blockIdx.x * (k_mmv_warps / p.split) + w / p.split;
   const int pi = w % p.split;
   const bool valid = g < p.total_rows;
-  int64_t m = g;
-  mmv_seg sg = p.seg[0];
-  if (m >= sg.rows) {
-    m -= sg.rows;
-    sg = p.seg[1];
-    if (m >= sg.rows) {
-      m -= sg.rows;
-      sg = p.seg[2];
-    }
-  }
+  float* dst = nullptr;
+  const uint8_t* row = valid ? mmv_row(p, g, &dst) : nullptr;
   float acc = 0.0f;
   // With ASYNC the first chunk of weights is requested before waiting for the previous kernel.
   if (!ASYNC || !valid) pdl_enter();
   if (valid) {
-    const uint8_t* row = sg.a + m * sg.nb1;
     const A* y = reinterpret_cast<const A*>(p.act);
     const int64_t step = (int64_t)p.split * CH;
     // chunk starting at block c0: its 16-byte aligned source words and where the blocks start
@@ -179,7 +180,7 @@ HEARTH_UNROLL
   }
   acc = warp_sum(acc);
   if (p.split == 1) {
-    if (valid && lane == 0) sg.dst[m] = acc;
+    if (valid && lane == 0) *dst = acc;
     return;
   }
   if (lane == 0) part[w] = acc;
@@ -187,18 +188,8 @@ HEARTH_UNROLL
   if (valid && pi == 0 && lane == 0) {
     float s = part[w];
     for (int i = 1; i < p.split; ++i) s += part[w + i];
-    sg.dst[m] = s;
+    *dst = s;
   }
-}
-
-// Row g of the launch's products: its weights, and (dst) where its result goes.
-__device__ __forceinline__ const uint8_t* mmv_row(const mmv_args& p, int64_t g, float** dst) {
-  const int si = g < p.seg[0].rows ? 0 : g < p.seg[0].rows + p.seg[1].rows ? 1 : 2;
-  const int64_t m = g - (si > 0 ? p.seg[0].rows : 0) - (si > 1 ? p.seg[1].rows : 0);
-  const uint8_t* a = si == 0 ? p.seg[0].a : si == 1 ? p.seg[1].a : p.seg[2].a;
-  const int64_t nb1 = si == 0 ? p.seg[0].nb1 : si == 1 ? p.seg[1].nb1 : p.seg[2].nb1;
-  if (dst) *dst = (si == 0 ? p.seg[0].dst : si == 1 ? p.seg[1].dst : p.seg[2].dst) + m;
-  return a + m * nb1;
 }
 
 // The default kernel (HEARTH_GPU_MMV=4): no staging. A block's threads split the slices of a row;
