@@ -891,8 +891,8 @@ class vk_stream final : public stream {
         if (in && overlaps({span_of(o)}, span_of(in))) return true;
       return false;
     };
-    bool with_i8 = false;
-    dispatch_args a = product_args(*c, with_i8);
+    const bool with_i8 = rounds_to_i8(*c);
+    dispatch_args a = product_args(*c);
     const dtype act = vec_dot_type(c->src[0]->type);
     if (add && hits_input(add)) return false;
     // The graph allocator often puts the norm and the mul (in place) over an input that dies at the
@@ -1178,8 +1178,8 @@ class vk_stream final : public stream {
     const dtype act = vec_dot_type(n.src[0]->type);
     return (act == dtype::q8_k || act == dtype::q8_0 || act == dtype::q8_1) && n.src[1]->ne[1] == 1 && d_.info().dot4 && dp_enabled();
   }
-  // The arguments of product n (its activations' rounding in the scratch), and rounds_to_i8(n).
-  dispatch_args product_args(const tensor& n, bool& with_i8) const {
+  // The arguments of product n (its activations' rounding in the scratch).
+  dispatch_args product_args(const tensor& n) const {
     const tensor& B = *n.src[1];
     dispatch_args a = args_of(n);
     a.u[0] = (uint32_t)round_up((size_t)B.ne[0], 16);
@@ -1189,7 +1189,6 @@ class vk_stream final : public stream {
     a.aux[1] = scratch_.addr + reg.sums;
     a.aux[2] = scratch_.addr + reg.i8;
     a.aux[3] = scratch_.addr + reg.meta;
-    with_i8 = rounds_to_i8(n);
     return a;
   }
   // The product's activations are now rounded in the scratch (shared by the next products of them).
@@ -1208,8 +1207,8 @@ class vk_stream final : public stream {
     const uint32_t Kp = (uint32_t)round_up(K, 16);
     const uint64_t rows = (uint64_t)(B.ne[1] * B.ne[2] * B.ne[3]);
     const dtype act = vec_dot_type(A.type);
-    bool with_i8 = false;
-    dispatch_args a = product_args(n, with_i8);
+    const bool with_i8 = rounds_to_i8(n);
+    dispatch_args a = product_args(n);
     const span scratch{scratch_.addr, scratch_.addr + scratch_bytes(n)};
     // The rounded activations stay in the scratch until the next product with other activations
     // (q, k and v, or gate and up, share theirs).
