@@ -343,13 +343,7 @@ std::vector<op_case> all_cases() {
                          const dtype kvt = hd == 128 ? dtype::f16 : dtype::f32;
                          tensor* pos = b.i32({n}, n == 1 ? std::vector<int32_t>{17} : std::vector<int32_t>{5, 6, 30});
                          tensor* ids = b.i32({n}, n == 1 ? std::vector<int32_t>{17} : std::vector<int32_t>{5, 6, 30});
-                         rope_params rp{};
-                         rp.n_rot = (int32_t)hd;
-                         rp.mode = wt == dtype::q4_1 ? rope_mode::neox : rope_mode::normal;
-                         rp.n_ctx_orig = 4096;
-                         rp.freq_base = 10000.0f;
-                         rp.freq_scale = 1.0f;
-                         rp.attn_factor = 1.0f;
+                         const rope_params rp = test::test_rope((int)hd, wt == dtype::q4_1 ? rope_mode::neox : rope_mode::normal, false);
                          tensor* qx = b.rand(dtype::f32, {hd, n_head, n});
                          if (q_computed) qx = b.g.scale(qx, 1.0f, 0.0f);
                          tensor* q = b.g.rope(qx, pos, nullptr, rp);
