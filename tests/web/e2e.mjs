@@ -142,6 +142,7 @@ async function chat_settings(p, values) {
     else await d.getByLabel(label, { exact: true }).fill(String(v));
   }
   await d.getByRole('button', { name: 'Close' }).click();
+  await d.waitFor({ state: 'hidden' }); // a modal dialog still open would take the next key presses
 }
 
 const assistant = (p) => p.locator('article.msg.assistant');
@@ -450,6 +451,8 @@ await test('keyboard only', async () => {
   await p.keyboard.press('Enter');
   await p.locator('#models-dialog').getByTestId('loaded-model').first().waitFor();
   await p.keyboard.press('Escape');
+  // the dialog closes on the next render: wait for it (a loaded machine may check before)
+  await p.locator('#models-dialog').waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
   assert(!(await p.locator('#models-dialog').isVisible()), 'Escape closes the dialog');
   assert(await focus_becomes('Model:', true), 'the focus is back on the model picker');
   // Ctrl+Shift+O starts a chat with the focus in the message box; Enter sends.
