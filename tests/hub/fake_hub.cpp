@@ -48,6 +48,7 @@ struct fake_hub::impl {
   int port = 0;
   std::vector<fake_repo> repos;
   std::map<std::string, uint64_t> served;
+  uint64_t epoch = 0;  // reset_counters() count: a response counts its bytes only in its own epoch
   std::map<std::string, int> cdn_requests;
   std::vector<request_record> log;
   clk::time_point t0 = clk::now();
@@ -88,6 +89,7 @@ std::vector<request_record> fake_hub::requests() const {
 void fake_hub::reset_counters() {
   std::lock_guard<std::mutex> lock(m_);
   p_->served.clear();
+  ++p_->epoch;  // a response of an abandoned connection may still be writing its last chunk
   p_->cdn_requests.clear();
   p_->log.clear();
 }
@@ -298,10 +300,11 @@ fake_hub::fake_hub() : p_(std::make_unique<impl>()) {
       bool drop = false, stall = false, corrupt = false;
     };
     auto st = std::make_shared<resp_state>();
+    const uint64_t epoch = p_->epoch;  // (under the handler's lock)
     const std::string data = f.data;  // a snapshot: faults may be edited while this response runs
     fake_file* fp = &f;
     res.set_content_provider(data.size(), "application/octet-stream",
-                             [this, st, data, fp, key](size_t offset, size_t length, httplib::DataSink& sink) {
+                             [this, st, data, fp, key, epoch](size_t offset, size_t length, httplib::DataSink& sink) {
       size_t chunk, throttle_ms;
       {
         std::lock_guard<std::mutex> lock(m_);
@@ -339,7 +342,7 @@ fake_hub::fake_hub() : p_(std::make_unique<impl>()) {
       if (!sink.write(out.data(), out.size())) return false;
       std::lock_guard<std::mutex> lock(m_);
       st->sent += n;
-      p_->served[key] += n;
+      if (epoch == p_->epoch) p_->served[key] += n;
       return true;
     });
   });
