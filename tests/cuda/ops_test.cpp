@@ -178,7 +178,7 @@ std::vector<op_case> all_cases() {
                  }, 1e-9});
     v.push_back({"mul_mat_tiles_" + tn, [t](builder& b) {  // several row and column tiles, partial ones too
                    tensor* a = b.rand(t, {1024, 150});
-                   return b.g.mul_mat(a, b.rand(dtype::f32, {1024, 100}));
+                   return b.g.mul_mat(a, b.rand(dtype::f32, {1024, 300}));
                  }, 1e-9});
     v.push_back({"mul_mat_id_" + tn, [t](builder& b) {
                    tensor* ex = b.rand(t, {256, 33, 4});

@@ -1,10 +1,11 @@
 // Matrix products, part 3: prompt processing on the integer tensor cores of NVIDIA sm_80+ GPUs.
-// A block computes a 64 x 64 tile of outputs. Per 256 values of K it unpacks the weight blocks of
-// its rows into int8 (with their integer sub-block scales) and the rounded activations of its
-// columns into shared memory; warps multiply them with int8 mma instructions, one sub-block at a
-// time (16 or 32 values, the span of one integer scale). The integer sums of every sub-block, the
-// integer scaling and the float factors of each block are the reference's (the vec_dot kernels),
-// so only the float summation order across blocks differs, as in the other product kernels.
+// A block computes a 64 x 128 tile of outputs (8 warps of 32 x 32). Per 256 values of K it unpacks
+// the weight blocks of its rows into int8 (with their integer sub-block scales) and the rounded
+// activations of its columns into shared memory; warps multiply them with int8 mma instructions,
+// one sub-block at a time (16 or 32 values, the span of one integer scale). The integer sums of
+// every sub-block, the integer scaling and the float factors of each block are the reference's
+// (the vec_dot kernels), so only the float summation order across blocks differs, as in the other
+// product kernels.
 // HIP builds have no such instructions: run_mul_mat_mma answers false there and the dp4a kernels run.
 #include <cstdlib>
 #include <cstring>
@@ -176,34 +177,43 @@ template <int KG> __device__ __forceinline__ void mma_s8(const int* a, const int
   }
 }
 
-constexpr int k_bm = 64, k_bn = 64, k_ks = 256, k_threads = 128;
+constexpr int k_bm = 64, k_ks = 256;
 constexpr int k_row = k_ks + 16;  // shared row stride: 16 bytes of padding keep fragment loads conflict-free
 
+// A block's shared memory for a 64 x BN tile (dynamic: more than the 48 KiB of static shared
+// memory for BN = 128). The int8 rows come first, so that they are 16-byte aligned.
+template <int BN, int NBLK> struct mma_smem {
+  int8_t ws[k_bm * k_row];  // weights, unpacked to int8
+  int8_t as[BN * k_row];    // activations
+  int8_t wsc[k_bm][16];     // integer sub-block scales
+  int8_t wmn[k_bm][16];     // integer sub-block mins (k-quants with mins)
+  float wd[k_bm][NBLK], wm[k_bm][NBLK];
+  float ad[BN][NBLK], asum[BN][NBLK];
+  int16_t ab[BN][16];
+  // Q4_K / Q5_K (a min per 32 values): the sums of the activations per 32 values, two int16 to a
+  // word, so that a block's min correction is four dp2a instructions per output.
+  int ab2[BN][4];
+};
+template <dtype T, int BN> using mma_smem_for = mma_smem<BN, k_ks / tc<T>::qk>;
 
-template <dtype T, bool PAIRS>
-__global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
+// BN: the tile's columns (64 or 128); 2 x BN / 32 warps, each computing a 32 x 32 part.
+template <dtype T, int BN>
+__global__ void __launch_bounds__(2 * BN) k_mul_mat_mma(mm_args p) {
   pdl_enter();
   using tr = tc<T>;
   using W = typename tr::W;
   constexpr bool k256 = tr::qk == 256;
   using A = std::conditional_t<k256, a8_256, a8_32>;
   constexpr int kg = tr::kg, n_groups = k_ks / kg, n_blk = k_ks / tr::qk;  // per step
-  __shared__ __align__(16) int8_t ws[k_bm * k_row];
-  __shared__ __align__(16) int8_t as[k_bn * k_row];
-  __shared__ int8_t wsc[k_bm][16];
-  __shared__ __align__(16) int8_t wmn[k_bm][16];
-  __shared__ float wd[k_bm][8], wm[k_bm][8];
-  __shared__ float ad[k_bn][8], asum[k_bn][8];
-  __shared__ int16_t ab[k_bn][16];
-  // Q4_K / Q5_K (a min per 32 values): the sums of the activations per 32 values, two int16 to a
-  // word, so that a block's min correction is four dp2a instructions per output.
-  constexpr bool pair_mins = PAIRS && tr::corr == 2 && n_groups == 8;
-  __shared__ int ab2[pair_mins ? k_bn : 1][4];
+  constexpr int k_threads = 2 * BN;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  auto& S = *reinterpret_cast<mma_smem_for<T, BN>*>(smem_raw);
+  constexpr bool pair_mins = tr::corr == 2 && n_groups == 8;
 
   const int tid = threadIdx.x, lane = tid % warp, wid = tid / warp;
   const int g = lane / 4, t = lane % 4;
   const int wr = 32 * (wid % 2), wc = 32 * (wid / 2);  // this warp's 32 x 32 part of the tile
-  const int64_t m0 = (int64_t)blockIdx.x * k_bm, n0 = (int64_t)blockIdx.y * k_bn;
+  const int64_t m0 = (int64_t)blockIdx.x * k_bm, n0 = (int64_t)blockIdx.y * BN;
   const int64_t i2 = blockIdx.z % p.b2, i3 = blockIdx.z / p.b2;
   const uint8_t* a_base = p.a + (i2 / p.r2) * p.a_nb2 + (i3 / p.r3) * p.a_nb3;
   const uint8_t* y_base = p.act + (int64_t)blockIdx.z * p.N * p.act_rb;
@@ -219,51 +229,51 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
       const W* b = reinterpret_cast<const W*>(a_base + min(m0 + r, p.M - 1) * p.a_nb1) + kb + blk;
       int v[kg / 4];
       tr::unpack(b, gb, v);
-      int* dst = reinterpret_cast<int*>(ws + r * k_row + gs * kg);
+      int* dst = reinterpret_cast<int*>(S.ws + r * k_row + gs * kg);
 #pragma unroll
       for (int q = 0; q < kg / 4; ++q) dst[q] = v[q];
-      wsc[r][gs] = (int8_t)tr::scale(b, gb);
-      if constexpr (tr::corr == 2) wmn[r][gs] = (int8_t)tr::mn(b, gb);
+      S.wsc[r][gs] = (int8_t)tr::scale(b, gb);
+      if constexpr (tr::corr == 2) S.wmn[r][gs] = (int8_t)tr::mn(b, gb);
       if (gb == 0) {
-        wd[r][blk] = tr::d(b);
-        wm[r][blk] = tr::m(b);
+        S.wd[r][blk] = tr::d(b);
+        S.wm[r][blk] = tr::m(b);
       }
     }
     // Activations: the int8 values (a q8_K block's 256 in 16-byte words, q8_0 / q8_1 blocks' in
     // 4-byte words), then the scales (and sums) per block.
     if constexpr (k256) {
-      for (int i = tid; i < k_bn * (k_ks / 16); i += k_threads) {
+      for (int i = tid; i < BN * (k_ks / 16); i += k_threads) {
         const int c = i / (k_ks / 16), w = i % (k_ks / 16);
         const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb;
-        reinterpret_cast<int4*>(as + c * k_row)[w] = reinterpret_cast<const int4*>(y->qs)[w];
+        reinterpret_cast<int4*>(S.as + c * k_row)[w] = reinterpret_cast<const int4*>(y->qs)[w];
       }
     } else {
-      for (int i = tid; i < k_bn * n_blk; i += k_threads) {  // one (column, block of 32) per item
+      for (int i = tid; i < BN * n_blk; i += k_threads) {  // one (column, block of 32) per item
         const int c = i / n_blk, blk = i % n_blk;
         const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
         const int* q = reinterpret_cast<const int*>(y->qs);
-        int4* dst = reinterpret_cast<int4*>(as + c * k_row + 32 * blk);
+        int4* dst = reinterpret_cast<int4*>(S.as + c * k_row + 32 * blk);
         dst[0] = make_int4(q[0], q[1], q[2], q[3]);
         dst[1] = make_int4(q[4], q[5], q[6], q[7]);
       }
     }
-    for (int i = tid; i < k_bn * n_blk; i += k_threads) {
+    for (int i = tid; i < BN * n_blk; i += k_threads) {
       const int c = i / n_blk, blk = i % n_blk;
       const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
       if constexpr (pair_mins) {
-        ad[c][0] = y->d;
+        S.ad[c][0] = y->d;
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const int lo = y->bsums[4 * q] + y->bsums[4 * q + 1], hi = y->bsums[4 * q + 2] + y->bsums[4 * q + 3];
-          ab2[c][q] = (lo & 0xffff) | (hi << 16);
+          S.ab2[c][q] = (lo & 0xffff) | (hi << 16);
         }
       } else if constexpr (k256) {
-        ad[c][0] = y->d;
+        S.ad[c][0] = y->d;
 #pragma unroll
-        for (int q = 0; q < 16; ++q) ab[c][q] = y->bsums[q];
+        for (int q = 0; q < 16; ++q) S.ab[c][q] = y->bsums[q];
       } else {
-        ad[c][blk] = h2f(y->d);
-        asum[c][blk] = h2f(y->s);
+        S.ad[c][blk] = h2f(y->d);
+        S.asum[c][blk] = h2f(y->s);
       }
     }
     __syncthreads();
@@ -273,7 +283,7 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
       int af[2][4], bf[4][2];
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
-        const int8_t* r0 = ws + (wr + 16 * i + g) * k_row + gs * kg + 4 * t;
+        const int8_t* r0 = S.ws + (wr + 16 * i + g) * k_row + gs * kg + 4 * t;
         af[i][0] = *reinterpret_cast<const int*>(r0);
         af[i][1] = *reinterpret_cast<const int*>(r0 + 8 * k_row);
         if constexpr (kg == 32) {
@@ -283,13 +293,13 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
       }
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const int8_t* c0 = as + (wc + 8 * j + g) * k_row + gs * kg + 4 * t;
+        const int8_t* c0 = S.as + (wc + 8 * j + g) * k_row + gs * kg + 4 * t;
         bf[j][0] = *reinterpret_cast<const int*>(c0);
         if constexpr (kg == 32) bf[j][1] = *reinterpret_cast<const int*>(c0 + 16);
       }
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
-        const int s0 = wsc[wr + 16 * i + g][gs], s1 = wsc[wr + 16 * i + g + 8][gs];
+        const int s0 = S.wsc[wr + 16 * i + g][gs], s1 = S.wsc[wr + 16 * i + g + 8][gs];
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
           int d[4];
@@ -310,21 +320,21 @@ __global__ void __launch_bounds__(k_threads) k_mul_mat_mma(mm_args p) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
               const int r = wr + 16 * i + g + 8 * (e / 2), c = wc + 8 * j + 2 * t + (e % 2);
-              float v = wd[r][blk] * ad[c][blk] * (float)isum[i][j][e];
-              if constexpr (tr::corr == 1) v += wm[r][blk] * asum[c][blk];
+              float v = S.wd[r][blk] * S.ad[c][blk] * (float)isum[i][j][e];
+              if constexpr (tr::corr == 1) v += S.wm[r][blk] * S.asum[c][blk];
               if constexpr (pair_mins) {
                 // sum over the 8 sub-blocks of min * (sum of its 32 activations)
-                const int* mn = reinterpret_cast<const int*>(wmn[r]);
-                int summs = __dp2a_lo(ab2[c][0], mn[0], 0);
-                summs = __dp2a_hi(ab2[c][1], mn[0], summs);
-                summs = __dp2a_lo(ab2[c][2], mn[1], summs);
-                summs = __dp2a_hi(ab2[c][3], mn[1], summs);
-                v -= wm[r][blk] * ad[c][blk] * (float)summs;
+                const int* mn = reinterpret_cast<const int*>(S.wmn[r]);
+                int summs = __dp2a_lo(S.ab2[c][0], mn[0], 0);
+                summs = __dp2a_hi(S.ab2[c][1], mn[0], summs);
+                summs = __dp2a_lo(S.ab2[c][2], mn[1], summs);
+                summs = __dp2a_hi(S.ab2[c][3], mn[1], summs);
+                v -= S.wm[r][blk] * S.ad[c][blk] * (float)summs;
               } else if constexpr (tr::corr == 2) {
                 int summs = 0;
 #pragma unroll
-                for (int q = 0; q < 16; ++q) summs += wmn[r][q * n_groups / 16] * ab[c][q];
-                v -= wm[r][blk] * ad[c][blk] * (float)summs;
+                for (int q = 0; q < 16; ++q) summs += S.wmn[r][q * n_groups / 16] * S.ab[c][q];
+                v -= S.wm[r][blk] * S.ad[c][blk] * (float)summs;
               }
               acc[i][j][e] += v;
               isum[i][j][e] = 0;
@@ -360,14 +370,21 @@ bool mma_enabled() {
   return on;
 }
 
-// HEARTH_CUDA_MMA_MINS=16: the Q4_K / Q5_K min correction as 16 multiply-adds per output and
-// block instead of four dp2a (comparisons).
-bool pair_mins_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("HEARTH_CUDA_MMA_MINS");
-    return !(e && std::strcmp(e, "16") == 0);
+// HEARTH_CUDA_MMA_BN=64: tiles of 64 x 64 outputs (4 warps) instead of 64 x 128 (8 warps), for
+// comparisons.
+int tile_columns() {
+  static const int bn = [] {
+    const char* e = std::getenv("HEARTH_CUDA_MMA_BN");
+    return e && std::strcmp(e, "64") == 0 ? 64 : 128;
   }();
-  return on;
+  return bn;
+}
+
+template <dtype T, int BN> void launch_mma(const mm_args& p, dim3 grid, gpuStream_t s) {
+  constexpr size_t bytes = sizeof(mma_smem_for<T, BN>);
+  static const bool sized = cudaFuncSetAttribute(k_mul_mat_mma<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) == cudaSuccess;
+  (void)sized;
+  launch(k_mul_mat_mma<T, BN>, grid, 2 * BN, bytes, s, p);
 }
 
 }  // namespace
@@ -376,12 +393,13 @@ bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
   if (b.ne[1] < 16 || a.ne[0] % k_ks != 0 || !mma_enabled() || device_major() < 8) return false;
-  const dim3 grid((unsigned)((p.M + k_bm - 1) / k_bm), (unsigned)((p.N + k_bn - 1) / k_bn), (unsigned)(b.ne[2] * b.ne[3]));
+  const int bn = tile_columns();
+  const dim3 grid((unsigned)((p.M + k_bm - 1) / k_bm), (unsigned)((p.N + bn - 1) / bn), (unsigned)(b.ne[2] * b.ne[3]));
   bool launched = false;
   dispatch_type(a.type, [&]<dtype T>() {
     if constexpr (has_tc<T>()) {
-      if (pair_mins_enabled()) launch(k_mul_mat_mma<T, true>, grid, k_threads, 0, s, p);
-      else launch(k_mul_mat_mma<T, false>, grid, k_threads, 0, s, p);
+      if (bn == 128) launch_mma<T, 128>(p, grid, s);
+      else launch_mma<T, 64>(p, grid, s);
       launched = true;
     }
   });

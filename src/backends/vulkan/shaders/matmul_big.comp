@@ -1,7 +1,9 @@
 #version 460
 // Matrix x matrix for large products (prompt processing): 128x128 output tiles, K in steps of 16,
-// A dequantized into shared memory as floats, each of 256 threads accumulating 8x8 outputs
-// (rows tm + 16 i, columns tn + 16 j: conflict-free shared loads, four FMAs per load).
+// A dequantized into shared memory as floats, each of 256 threads accumulating 8x8 outputs: rows
+// 4 tm .. 4 tm + 3 and 64 + 4 tm .. 64 + 4 tm + 3, columns likewise with tn. Shared memory holds
+// vec4s, so that a thread reads its 8 + 8 operands per k in four 16-byte loads (16 FMAs per load;
+// with one float per load the shared-memory pipe, not the FMA units, set the pace).
 // A = t[0] [K, M, a2, a3]; B' (rounded activations, rows of u[0] floats) at aux[0]; dst = t[4].
 #include "common.glsl"
 #include "dequant.glsl"
@@ -10,12 +12,15 @@ layout(local_size_x = 256) in;
 #define BM 128u
 #define BN 128u
 #define BK 16u
-shared float As[BK][BM + 4u];
-shared float Bs[BK][BN + 4u];
+shared vec4 As[BK][BM / 4u];
+shared vec4 Bs[BK][BN / 4u];
 #ifdef HAS_MIN
 shared float Ms[BM];
 shared float Ss[BN];
 #endif
+
+// The tile row (or column) of a thread's i-th of 8, for thread coordinate t (0 .. 15).
+uint row_of(uint t, uint i) { return 4u * t + (i & 3u) + 64u * (i >> 2u); }
 
 void main() {
   const tdesc A = ARGS.t[0];
@@ -45,7 +50,7 @@ void main() {
       } else {
         [[unroll]] for (uint j = 0u; j < 16u; ++j) w[j] = 0.0;
       }
-      [[unroll]] for (uint j = 0u; j < 16u; ++j) As[j][tid] = w[j];
+      [[unroll]] for (uint j = 0u; j < 16u; ++j) As[j][tid >> 2u][tid & 3u] = w[j];
     }
     {
       vec4 x0 = vec4(0.0), x1 = vec4(0.0);
@@ -54,8 +59,9 @@ void main() {
         x0 = bp.v[0];
         x1 = bp.v[1];
       }
-      Bs[bk + 0u][bc] = x0.x; Bs[bk + 1u][bc] = x0.y; Bs[bk + 2u][bc] = x0.z; Bs[bk + 3u][bc] = x0.w;
-      Bs[bk + 4u][bc] = x1.x; Bs[bk + 5u][bc] = x1.y; Bs[bk + 6u][bc] = x1.z; Bs[bk + 7u][bc] = x1.w;
+      const uint bq = bc >> 2u, bl = bc & 3u;
+      Bs[bk + 0u][bq][bl] = x0.x; Bs[bk + 1u][bq][bl] = x0.y; Bs[bk + 2u][bq][bl] = x0.z; Bs[bk + 3u][bq][bl] = x0.w;
+      Bs[bk + 4u][bq][bl] = x1.x; Bs[bk + 5u][bq][bl] = x1.y; Bs[bk + 6u][bq][bl] = x1.z; Bs[bk + 7u][bq][bl] = x1.w;
     }
 #ifdef HAS_MIN
     const bool block_start = (k0 % 32u) == 0u;
@@ -69,26 +75,26 @@ void main() {
 #endif
     barrier();
     [[unroll]] for (uint k = 0u; k < BK; ++k) {
-      float a[8], b[8];
-      [[unroll]] for (uint i = 0u; i < 8u; ++i) a[i] = As[k][tm + 16u * i];
-      [[unroll]] for (uint j = 0u; j < 8u; ++j) b[j] = Bs[k][tn + 16u * j];
+      const vec4 a0 = As[k][tm], a1 = As[k][16u + tm], b0 = Bs[k][tn], b1 = Bs[k][16u + tn];
+      const float a[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
+      const float b[8] = float[8](b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w);
       [[unroll]] for (uint i = 0u; i < 8u; ++i)
         [[unroll]] for (uint j = 0u; j < 8u; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
     }
 #ifdef HAS_MIN
     if (block_start) {
       [[unroll]] for (uint i = 0u; i < 8u; ++i)
-        [[unroll]] for (uint j = 0u; j < 8u; ++j) acc[i][j] = fma(Ms[tm + 16u * i], Ss[tn + 16u * j], acc[i][j]);
+        [[unroll]] for (uint j = 0u; j < 8u; ++j) acc[i][j] = fma(Ms[row_of(tm, i)], Ss[row_of(tn, j)], acc[i][j]);
     }
 #endif
     barrier();
   }
   [[unroll]] for (uint j = 0u; j < 8u; ++j) {
-    const uint n = n0 + tn + 16u * j;
+    const uint n = n0 + row_of(tn, j);
     if (n >= N) continue;
     const uint64_t col = D.addr + uint64_t(n) * D.nb[1] + uint64_t(i2) * D.nb[2] + uint64_t(i3) * D.nb[3];
     [[unroll]] for (uint i = 0u; i < 8u; ++i) {
-      const uint m = m0 + tm + 16u * i;
+      const uint m = m0 + row_of(tm, i);
       if (m < M) st_f32(col + uint64_t(4u) * m, acc[i][j]);
     }
   }
