@@ -282,21 +282,33 @@ std::vector<op_case> all_cases() {
                    }, 1e-10});
     }
   }
+  // A few tokens (token generation's kernel) and a prompt's 40 (the token-tile kernel: a partial
+  // tile of tokens, partial and fully masked tiles of cells, a fully masked row).
   for (dtype kv : {dtype::f32, dtype::f16}) {
     for (int hd : {64, 128, 256}) {
       for (float cap : {0.0f, 20.0f}) {
-        if (cap > 0 && hd != 128) continue;
-        const std::string name = std::string("attention_") + dtype_name(kv) + "_hd" + std::to_string(hd) + (cap > 0 ? "_softcap" : "");
-        v.push_back({name, [kv, hd, cap](builder& b) {
-                       const int64_t n_kv = 70, n_tok = 4;
-                       tensor* q = b.rand(dtype::f32, {hd, 8, n_tok});
-                       tensor* k = b.rand(kv, {hd, 2, n_kv});
-                       tensor* vv = b.rand(kv, {hd, 2, n_kv});
-                       return b.g.attention(q, k, vv, b.mask(n_kv, n_tok, 60, true), 1.0f / std::sqrt((float)hd), cap);
-                     }, 1e-10});
+        for (int64_t n_tok : {4, 40}) {
+          if (cap > 0 && hd != 128) continue;
+          const std::string name = std::string("attention_") + dtype_name(kv) + "_hd" + std::to_string(hd) + (cap > 0 ? "_softcap" : "") +
+                                   (n_tok > 4 ? "_prompt" : "");
+          v.push_back({name, [kv, hd, cap, n_tok](builder& b) {
+                         const int64_t n_kv = n_tok > 4 ? 130 : 70, offset = n_tok > 4 ? 20 : 60;
+                         tensor* q = b.rand(dtype::f32, {hd, 8, n_tok});
+                         tensor* k = b.rand(kv, {hd, 2, n_kv});
+                         tensor* vv = b.rand(kv, {hd, 2, n_kv});
+                         return b.g.attention(q, k, vv, b.mask(n_kv, n_tok, offset, true), 1.0f / std::sqrt((float)hd), cap);
+                       }, 1e-10});
+        }
       }
     }
   }
+  v.push_back({"attention_f16_hd_v64_prompt", [](builder& b) {  // keys and values of other sizes
+                 const int64_t n_kv = 50, n_tok = 33;
+                 tensor* q = b.rand(dtype::f32, {96, 4, n_tok});
+                 tensor* k = b.rand(dtype::f16, {96, 4, n_kv});
+                 tensor* vv = b.rand(dtype::f16, {64, 4, n_kv});
+                 return b.g.attention(q, k, vv, b.mask(n_kv, n_tok, 10), 0.1f);
+               }, 1e-10});
   for (dtype st : {dtype::f32, dtype::f16}) {
     v.push_back({std::string("set_rows_") + dtype_name(st), [st](builder& b) {
                    tensor* store = b.rand(st, {48, 10});

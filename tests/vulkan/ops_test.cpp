@@ -434,6 +434,21 @@ std::vector<op_case> all_cases() {
                         if ((j >= 128 && j < 256) || j > n_kv - n_tok + t) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
                     return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 0.1f, 0.0f);
                   }, 1e-10});
+  // Prompts (the token-tile shader): a partial tile of tokens, causal masks that leave the last
+  // cell tiles masked for every token, a fully masked row; keys and values of different sizes.
+  for (dtype kv : {dtype::f32, dtype::f16})
+    for (auto [hd, hd_v] : {std::pair<int64_t, int64_t>{128, 128}, {80, 64}, {256, 256}})
+      cs.push_back({fmt::format("attention_{}_prompt_hd{}_{}", dtype_name(kv), hd, hd_v), [=](case_builder& b) {
+                      const int64_t n_head = 4, n_kv_head = 2, n_kv = 130, n_tok = 40;
+                      tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
+                      tensor* k = b.input(kv, {hd, n_kv_head, n_kv});
+                      tensor* v = b.input(kv, {hd_v, n_kv_head, n_kv});
+                      std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
+                      for (int64_t t = 0; t < n_tok; ++t)
+                        for (int64_t j = 0; j < n_kv; ++j)
+                          if (j > t + 20 || t == 1) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
+                      return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
+                    }, 1e-10});
   return cs;
 }
 

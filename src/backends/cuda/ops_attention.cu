@@ -3,6 +3,10 @@
 // cells (-inf) are skipped entirely, so a fully masked row gives zeros as in the reference. For the
 // product that reads its output (token generation) it may also round that output to the product's
 // activation format, which saves the product's rounding kernel.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
 #include "backends/cuda/mmv.cuh"
 #include "backends/cuda/ops.h"
 
@@ -129,6 +133,156 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   quant_q8_256(v, reinterpret_cast<a8_256*>(arow) + gb, lane);
 }
 
+// Prompts: one block per (query head, tile of k_tq tokens), streaming the cache through shared
+// memory in tiles of k_tc cells, so that each key and value row is read once per tile of tokens
+// instead of once per token. Thread (q, part) of the 128 computes the scores of token q with cells
+// part, part + 4, ..., keeps the softmax state of its token (the four threads of a token sit side
+// by side in a warp and combine theirs with two shuffles) and accumulates output values
+// 4 part .. 4 part + 3 of every 16. Tiles whose cells are masked for every token of the block are
+// skipped whole (the causal tail of a prompt). Needs hd and hd_v multiples of 4 and 16-byte
+// (f32) or 8-byte (f16) aligned rows.
+constexpr int k_tq = 32, k_tc = 32, k_tthreads = 128;
+
+struct attn_tile_layout {
+  int hdp, hdvp;  // shared row strides in floats (hd + 4, hd_v + 4: conflict-free 16-byte loads)
+  __host__ __device__ size_t q_off() const { return 0; }
+  __host__ __device__ size_t k_off() const { return (size_t)k_tq * hdp; }
+  __host__ __device__ size_t v_off() const { return k_off() + (size_t)k_tc * hdp; }
+  __host__ __device__ size_t p_off() const { return v_off() + (size_t)k_tc * hdvp; }
+  __host__ __device__ size_t floats() const { return p_off() + (size_t)k_tq * (k_tc + 1); }
+};
+
+template <bool KF16>
+__device__ __forceinline__ float4 load4(const uint8_t* row, int d) {
+  if constexpr (KF16) {
+    const uint2 w = *reinterpret_cast<const uint2*>(row + 2 * d);
+    return make_float4(h2f((uint16_t)(w.x & 0xffff)), h2f((uint16_t)(w.x >> 16)), h2f((uint16_t)(w.y & 0xffff)), h2f((uint16_t)(w.y >> 16)));
+  } else {
+    return *reinterpret_cast<const float4*>(row + 4 * d);
+  }
+}
+
+// NV: float4 chunks of output values per thread (hd_v / 16 rounded up).
+template <bool KF16, int NV>
+__global__ void __launch_bounds__(k_tthreads) k_attention_tiles(attn_args a) {
+  pdl_enter();
+  extern __shared__ __align__(16) float sm[];
+  const int hd = (int)a.q.ne[0], hd_v = (int)a.v.ne[0];
+  const attn_tile_layout L{hd + 4, hd_v + 4};
+  float* qs = sm + L.q_off();
+  float* ks = sm + L.k_off();
+  float* vs = sm + L.v_off();
+  float* ps = sm + L.p_off();
+  const int h = blockIdx.x, kh = h / a.group;
+  const int64_t t0 = (int64_t)blockIdx.y * k_tq, n_tok = a.q.ne[2], n_kv = a.k.ne[2];
+  const int tid = threadIdx.x, q = tid / 4, part = tid % 4;
+  const int64_t t = t0 + q;
+  const bool live = t < n_tok;
+  for (int i = tid; i < k_tq * hd; i += k_tthreads) {
+    const int qq = i / hd, d = i % hd;
+    qs[qq * L.hdp + d] = t0 + qq < n_tok ? *reinterpret_cast<const float*>(a.q.data + h * a.q.nb[1] + (t0 + qq) * a.q.nb[2] + 4 * d) : 0.0f;
+  }
+  const float* mrow = live ? reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1]) : nullptr;
+  float m = -INFINITY, l = 0.0f;
+  float4 acc[NV];
+#pragma unroll
+  for (int r = 0; r < NV; ++r) acc[r] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  const int hd4 = hd / 4, hdv4 = hd_v / 4;
+  for (int64_t c0 = 0; c0 < n_kv; c0 += k_tc) {
+    float mv[k_tc / 4];
+    bool any = false;
+#pragma unroll
+    for (int k = 0; k < k_tc / 4; ++k) {
+      const int64_t j = c0 + part + 4 * k;
+      mv[k] = live && j < n_kv ? mrow[j] : -INFINITY;
+      any |= mv[k] != -INFINITY;
+    }
+    if (!__syncthreads_or(any)) continue;  // also: every thread is done with the previous tile
+    for (int i = tid; i < k_tc * hd4; i += k_tthreads) {
+      const int c = i / hd4, d = 4 * (i % hd4);
+      const int64_t j = c0 + c;
+      const float4 v4 = j < n_kv ? load4<KF16>(a.k.data + kh * a.k.nb[1] + j * a.k.nb[2], d) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      *reinterpret_cast<float4*>(ks + c * L.hdp + d) = v4;
+    }
+    for (int i = tid; i < k_tc * hdv4; i += k_tthreads) {
+      const int c = i / hdv4, d = 4 * (i % hdv4);
+      const int64_t j = c0 + c;
+      const float4 v4 = j < n_kv ? load4<KF16>(a.v.data + kh * a.v.nb[1] + j * a.v.nb[2], d) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      *reinterpret_cast<float4*>(vs + c * L.hdvp + d) = v4;
+    }
+    __syncthreads();
+    float s[k_tc / 4];
+#pragma unroll
+    for (int k = 0; k < k_tc / 4; ++k) s[k] = 0.0f;
+    for (int d = 0; d < hd; d += 4) {
+      const float4 qv = *reinterpret_cast<const float4*>(qs + q * L.hdp + d);
+#pragma unroll
+      for (int k = 0; k < k_tc / 4; ++k) {
+        const float4 kv = *reinterpret_cast<const float4*>(ks + (part + 4 * k) * L.hdp + d);
+        s[k] += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
+      }
+    }
+    float mt = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < k_tc / 4; ++k) {
+      float x = s[k] * a.scale;
+      if (a.cap > 0.0f) x = a.cap * tanhf(x / a.cap);
+      s[k] = mv[k] == -INFINITY ? -INFINITY : x + mv[k];
+      mt = fmaxf(mt, s[k]);
+    }
+    mt = fmaxf(mt, shfl_xor(mt, 1));
+    mt = fmaxf(mt, shfl_xor(mt, 2));
+    const float m_new = fmaxf(m, mt);
+    const float corr = m_new == -INFINITY ? 1.0f : expf(m - m_new);
+    float ls = 0.0f;
+#pragma unroll
+    for (int k = 0; k < k_tc / 4; ++k) {
+      const float p = s[k] == -INFINITY ? 0.0f : expf(s[k] - m_new);
+      ps[q * (k_tc + 1) + part + 4 * k] = p;
+      ls += p;
+    }
+    ls += shfl_xor(ls, 1);
+    ls += shfl_xor(ls, 2);
+    l = l * corr + ls;
+    m = m_new;
+    warp_sync();  // the token's four threads wrote its row of ps
+#pragma unroll
+    for (int r = 0; r < NV; ++r) {
+      acc[r].x *= corr;
+      acc[r].y *= corr;
+      acc[r].z *= corr;
+      acc[r].w *= corr;
+    }
+    for (int c = 0; c < k_tc; ++c) {
+      const float p = ps[q * (k_tc + 1) + c];
+#pragma unroll
+      for (int r = 0; r < NV; ++r) {
+        const int d = 4 * part + 16 * r;
+        if (d < hd_v) {
+          const float4 vv = *reinterpret_cast<const float4*>(vs + c * L.hdvp + d);
+          acc[r].x += p * vv.x;
+          acc[r].y += p * vv.y;
+          acc[r].z += p * vv.z;
+          acc[r].w += p * vv.w;
+        }
+      }
+    }
+  }
+  if (!live) return;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a fully masked row gives zeros
+  float* out = reinterpret_cast<float*>(a.dst.data + h * a.dst.nb[1] + t * a.dst.nb[2]);
+#pragma unroll
+  for (int r = 0; r < NV; ++r) {
+    const int d = 4 * part + 16 * r;
+    if (d < hd_v) {
+      out[d] = acc[r].x * inv;
+      out[d + 1] = acc[r].y * inv;
+      out[d + 2] = acc[r].z * inv;
+      out[d + 3] = acc[r].w * inv;
+    }
+  }
+}
+
 tdesc desc(const tensor& t) {
   tdesc d;
   d.data = static_cast<uint8_t*>(t.data);
@@ -163,6 +317,54 @@ dtype attention_round_type(const tensor& attn, const tensor& next, int64_t max_c
   return dtype::f32;
 }
 
+namespace {
+
+// HEARTH_GPU_ATTN_TILES=0: prompts use the per-token kernel too (comparisons).
+bool tiles_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_GPU_ATTN_TILES");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+// Shared memory a block of the current device may use (cached per device).
+int device_shared_bytes() {
+  static int bytes[64] = {};
+  int dev = 0;
+  if (gpuGetDevice(&dev) != gpuSuccess || dev < 0 || dev >= 64) return 48 * 1024;
+  if (!bytes[dev]) bytes[dev] = std::max(gpuMaxSharedBytes(dev), 48 * 1024);
+  return bytes[dev];
+}
+
+// The token-tile kernel for a prompt's attention (16 tokens or more), when its shapes allow it;
+// false leaves it to the per-token kernel.
+bool run_attention_tiles(const tensor& dst, const attn_args& a, gpuStream_t s) {
+  const tensor &k = *dst.src[1], &v = *dst.src[2];
+  const int64_t hd = a.q.ne[0], hd_v = a.v.ne[0];
+  const bool f16 = k.type == dtype::f16;
+  const int64_t align = f16 ? 8 : 16;
+  const auto aligned = [&](const tensor& t) {
+    return reinterpret_cast<uintptr_t>(t.data) % align == 0 && (int64_t)t.nb[1] % align == 0 && (int64_t)t.nb[2] % align == 0;
+  };
+  if (!tiles_enabled() || a.q.ne[2] < 16 || hd % 4 != 0 || hd_v % 4 != 0 || !aligned(k) || !aligned(v) || a.q.ne[3] != 1) return false;
+  const attn_tile_layout L{(int)hd + 4, (int)hd_v + 4};
+  const int bytes = (int)(L.floats() * sizeof(float));
+  if (bytes > device_shared_bytes()) return false;
+  const dim3 grid((unsigned)a.q.ne[1], (unsigned)((a.q.ne[2] + k_tq - 1) / k_tq));
+  auto go = [&]<int NV>() {
+    auto* kernel = f16 ? k_attention_tiles<true, NV> : k_attention_tiles<false, NV>;
+    if (bytes > 48 * 1024 && !gpuAllowSharedBytes(reinterpret_cast<const void*>(kernel), bytes)) return false;
+    launch(kernel, grid, k_tthreads, (size_t)bytes, s, a);
+    return true;
+  };
+  if (hd_v <= 64) return go.template operator()<4>();
+  if (hd_v <= 128) return go.template operator()<8>();
+  return go.template operator()<16>();
+}
+
+}  // namespace
+
 void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to, dtype act, unsigned* counters) {
   attn_args a{};
   if (round_to) {
@@ -181,6 +383,7 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to, dtype ac
   a.scale = dst.p.f(0);
   a.cap = dst.p.f(1);
   a.group = (int)(dst.src[0]->ne[1] / dst.src[1]->ne[1]);
+  if (!round_to && run_attention_tiles(dst, a, s)) return;
   const dim3 grid((unsigned)dst.src[0]->ne[1], (unsigned)dst.src[0]->ne[2]);
   const bool f16 = dst.src[1]->type == dtype::f16;
   const int64_t hd_v = dst.src[2]->ne[0];

@@ -382,7 +382,7 @@ int tile_columns() {
 
 template <dtype T, int BN> void launch_mma(const mm_args& p, dim3 grid, gpuStream_t s) {
   constexpr size_t bytes = sizeof(mma_smem_for<T, BN>);
-  static const bool sized = cudaFuncSetAttribute(k_mul_mat_mma<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) == cudaSuccess;
+  static const bool sized = gpuAllowSharedBytes(reinterpret_cast<const void*>(k_mul_mat_mma<T, BN>), (int)bytes);
   (void)sized;
   launch(k_mul_mat_mma<T, BN>, grid, 2 * BN, bytes, s, p);
 }

@@ -89,6 +89,7 @@ struct device_info {
   bool int_dot = false;
   bool dot4 = false;  // VK_KHR_shader_integer_dot_product with its feature: enabled, for packed 4 x int8 dot products
   bool fp16 = false;
+  bool quad = false;  // subgroup quad operations in compute shaders, and 32 KiB of shared memory (prompt attention)
   std::string unusable;  // why the device cannot run Hearth's shaders ("" when usable)
 };
 

@@ -555,6 +555,8 @@ device_info probe(VkPhysicalDevice pd) {
   f2.pNext = &f11;
   vkGetPhysicalDeviceFeatures2(pd, &f2);
   d.fp16 = f12.shaderFloat16;
+  d.quad = (sg.supportedOperations & VK_SUBGROUP_FEATURE_QUAD_BIT) && (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           sg.subgroupSize >= 4 && d.props.limits.maxComputeSharedMemorySize >= 32768;
   std::string missing;
   auto need = [&](bool have, const char* what) {
     if (!have) missing += (missing.empty() ? "" : ", ") + std::string(what);

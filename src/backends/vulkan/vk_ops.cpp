@@ -93,6 +93,26 @@ bool split_attention(const tensor& n) {
   return q.ne[2] <= 8 && q.ne[0] % 4 == 0 && v.ne[0] % 4 == 0 && aligned(q, 16) && aligned(n, 16) &&
          aligned(k, k.type == dtype::f16 ? 8 : 16) && aligned(v, v.type == dtype::f16 ? 8 : 16);
 }
+// The token-tile shader for a prompt's attention (more tokens than split_attention takes), or
+// nullptr: needs head sizes that are multiples of 4 up to 256, aligned key and value rows, and
+// subgroup quads (HEARTH_VK_ATTN_TILES=0: never, for comparisons).
+const char* tile_attention(const device_info& info, const tensor& n) {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_VK_ATTN_TILES");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  const tensor& q = *n.src[0];
+  const tensor& k = *n.src[1];
+  const tensor& v = *n.src[2];
+  auto aligned = [](const tensor& t, uint64_t a) {
+    return (uint64_t)reinterpret_cast<uintptr_t>(t.data) % a == 0 && t.nb[1] % a == 0 && t.nb[2] % a == 0;
+  };
+  if (!on || !info.quad || q.ne[2] <= 8 || q.ne[0] % 4 != 0 || v.ne[0] % 4 != 0 || !aligned(k, k.type == dtype::f16 ? 8 : 16) ||
+      !aligned(v, v.type == dtype::f16 ? 8 : 16))
+    return nullptr;
+  const int64_t hd = std::max(q.ne[0], v.ne[0]);
+  return hd <= 128 ? "attention_tiles_128" : hd <= 256 ? "attention_tiles_256" : nullptr;
+}
 uint32_t attention_chunks(const tensor& n) { return (uint32_t)((n.src[1]->ne[2] + 127) / 128); }
 // Bytes of the per-chunk partial results of a split attention.
 size_t attention_scratch_bytes(const tensor& n) {
@@ -715,6 +735,10 @@ class vk_stream final : public stream {
         dispatch_args a = args_of(n);
         a.u[0] = n.src[1]->type == dtype::f16 ? 1 : 0;
         a.u[1] = n.src[2]->type == dtype::f16 ? 1 : 0;
+        if (const char* tiles = tile_attention(d_.info(), n)) {
+          dispatch(tiles, a, (uint32_t)n.src[0]->ne[1], (uint32_t)((n.src[0]->ne[2] + 31) / 32));
+          return;
+        }
         dispatch("attention", a, (uint32_t)n.src[0]->ne[1], (uint32_t)n.src[0]->ne[2]);
         return;
       }

@@ -21,6 +21,7 @@ constexpr auto gpuStreamNonBlocking = cudaStreamNonBlocking;
 #define gpuGetErrorString cudaGetErrorString
 #define gpuGetLastError cudaGetLastError
 #define gpuGetDeviceCount cudaGetDeviceCount
+#define gpuGetDevice cudaGetDevice
 #define gpuSetDevice cudaSetDevice
 #define gpuGetDeviceProperties cudaGetDeviceProperties
 #define gpuMemGetInfo cudaMemGetInfo
@@ -60,4 +61,8 @@ inline bool gpuGraphExecUpdateOk(gpuGraphExec_t exec, gpuGraph_t g) {
 }
 inline int gpuMemoryClockKhz(int dev) { int v = 0; cudaDeviceGetAttribute(&v, cudaDevAttrMemoryClockRate, dev); return v; }
 inline int gpuMemoryBusWidth(int dev) { int v = 0; cudaDeviceGetAttribute(&v, cudaDevAttrGlobalMemoryBusWidth, dev); return v; }
+// Lets kernel f use up to bytes of dynamic shared memory (beyond the default 48 KiB); the most a
+// block of device dev may use that way.
+inline bool gpuAllowSharedBytes(const void* f, int bytes) { return cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) == cudaSuccess; }
+inline int gpuMaxSharedBytes(int dev) { int v = 0; (void)cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev); return v; }
 inline const char* gpuVisibleDevicesVar() { return "CUDA_VISIBLE_DEVICES"; }

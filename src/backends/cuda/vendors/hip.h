@@ -23,6 +23,7 @@ constexpr auto gpuStreamNonBlocking = hipStreamNonBlocking;
 #define gpuGetErrorString hipGetErrorString
 #define gpuGetLastError hipGetLastError
 #define gpuGetDeviceCount hipGetDeviceCount
+#define gpuGetDevice hipGetDevice
 #define gpuSetDevice hipSetDevice
 #define gpuGetDeviceProperties hipGetDeviceProperties
 #define gpuMemGetInfo hipMemGetInfo
@@ -61,4 +62,7 @@ inline bool gpuGraphExecUpdateOk(gpuGraphExec_t exec, gpuGraph_t g) {
 }
 inline int gpuMemoryClockKhz(int dev) { int v = 0; (void)hipDeviceGetAttribute(&v, hipDeviceAttributeMemoryClockRate, dev); return v; }
 inline int gpuMemoryBusWidth(int dev) { int v = 0; (void)hipDeviceGetAttribute(&v, hipDeviceAttributeMemoryBusWidth, dev); return v; }
+// Lets kernel f use up to bytes of dynamic shared memory; the most a block of device dev may use.
+inline bool gpuAllowSharedBytes(const void* f, int bytes) { return hipFuncSetAttribute(f, hipFuncAttributeMaxDynamicSharedMemorySize, bytes) == hipSuccess; }
+inline int gpuMaxSharedBytes(int dev) { int v = 0; (void)hipDeviceGetAttribute(&v, hipDeviceAttributeMaxSharedMemoryPerBlock, dev); return v; }
 inline const char* gpuVisibleDevicesVar() { return "HIP_VISIBLE_DEVICES"; }
