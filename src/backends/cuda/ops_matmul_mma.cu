@@ -177,38 +177,53 @@ template <int KG> __device__ __forceinline__ void mma_s8(const int* a, const int
   }
 }
 
-constexpr int k_bm = 64, k_ks = 256;
-constexpr int k_row = k_ks + 16;  // shared row stride: 16 bytes of padding keep fragment loads conflict-free
+constexpr int k_bm = 64;
 
-// A block's shared memory for a 64 x BN tile (dynamic: more than the 48 KiB of static shared
-// memory for BN = 128). The int8 rows come first, so that they are 16-byte aligned.
-template <int BN, int NBLK> struct mma_smem {
-  int8_t ws[k_bm * k_row];  // weights, unpacked to int8
-  int8_t as[BN * k_row];    // activations
-  int8_t wsc[k_bm][16];     // integer sub-block scales
-  int8_t wmn[k_bm][16];     // integer sub-block mins (k-quants with mins)
-  float wd[k_bm][NBLK], wm[k_bm][NBLK];
-  float ad[BN][NBLK], asum[BN][NBLK];
-  int16_t ab[BN][16];
+// Per weight type and step of KS values of K: sub-blocks (groups) and blocks per step, and which
+// of the optional shared arrays the kernel uses.
+template <dtype T, int KS> struct mma_step {
+  using tr = tc<T>;
+  static constexpr int groups = KS / tr::kg, blocks = KS / tr::qk, groups_per_block = tr::qk / tr::kg;
+  static constexpr int row = KS + 16;  // shared row stride: 16 bytes of padding keep fragment loads conflict-free
   // Q4_K / Q5_K (a min per 32 values): the sums of the activations per 32 values, two int16 to a
   // word, so that a block's min correction is four dp2a instructions per output.
-  int ab2[BN][4];
+  static constexpr bool pair_mins = tr::corr == 2 && groups_per_block == 8;
+  static constexpr bool mins = tr::corr == 2, sums = tr::corr == 1, bsums16 = mins && !pair_mins;
 };
-template <dtype T, int BN> using mma_smem_for = mma_smem<BN, k_ks / tc<T>::qk>;
 
-// BN: the tile's columns (64 or 128); 2 x BN / 32 warps, each computing a 32 x 32 part.
-template <dtype T, int BN>
-__global__ void __launch_bounds__(2 * BN) k_mul_mat_mma(mm_args p) {
+// A block's shared memory for a 64 x BN tile (dynamic: more than the 48 KiB of static shared
+// memory). The int8 rows come first, so that they are 16-byte aligned; arrays a type does not use
+// keep one element.
+template <dtype T, int BN, int KS> struct mma_smem {
+  using st = mma_step<T, KS>;
+  static constexpr int G = st::groups, B = st::blocks;
+  int8_t ws[k_bm * st::row];  // weights, unpacked to int8
+  int8_t as[BN * st::row];    // activations
+  int8_t wsc[k_bm][G];        // integer sub-block scales
+  int8_t wmn[st::mins ? k_bm : 1][G];  // integer sub-block mins (k-quants with mins)
+  float wd[k_bm][B], wm[k_bm][B];
+  float ad[BN][B], asum[st::sums ? BN : 1][B];
+  int16_t ab[st::bsums16 ? BN : 1][16 * B];
+  int ab2[st::pair_mins ? BN : 1][B][4];
+};
+
+// BN: the tile's columns (64 or 128); 2 x BN / 32 warps, each computing a 32 x 32 part. KS: values
+// of K per step (256, or 512 for Q4_K / Q5_K: twice the loads in flight per barrier). At most
+// 128 registers per thread, so that two blocks of 256 threads fit a multiprocessor (Q2_K, whose
+// unpacking needs more, spills otherwise).
+template <dtype T, int BN, int KS>
+__global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul_mat_mma(mm_args p) {
   pdl_enter();
   using tr = tc<T>;
+  using st = mma_step<T, KS>;
   using W = typename tr::W;
   constexpr bool k256 = tr::qk == 256;
   using A = std::conditional_t<k256, a8_256, a8_32>;
-  constexpr int kg = tr::kg, n_groups = k_ks / kg, n_blk = k_ks / tr::qk;  // per step
+  constexpr int kg = tr::kg, n_groups = st::groups, n_blk = st::blocks, k_row = st::row;  // per step
   constexpr int k_threads = 2 * BN;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  auto& S = *reinterpret_cast<mma_smem_for<T, BN>*>(smem_raw);
-  constexpr bool pair_mins = tr::corr == 2 && n_groups == 8;
+  auto& S = *reinterpret_cast<mma_smem<T, BN, KS>*>(smem_raw);
+  constexpr bool pair_mins = st::pair_mins;
 
   const int tid = threadIdx.x, lane = tid % warp, wid = tid / warp;
   const int g = lane / 4, t = lane % 4;
@@ -233,7 +248,7 @@ __global__ void __launch_bounds__(2 * BN) k_mul_mat_mma(mm_args p) {
 #pragma unroll
       for (int q = 0; q < kg / 4; ++q) dst[q] = v[q];
       S.wsc[r][gs] = (int8_t)tr::scale(b, gb);
-      if constexpr (tr::corr == 2) S.wmn[r][gs] = (int8_t)tr::mn(b, gb);
+      if constexpr (st::mins) S.wmn[r][gs] = (int8_t)tr::mn(b, gb);
       if (gb == 0) {
         S.wd[r][blk] = tr::d(b);
         S.wm[r][blk] = tr::m(b);
@@ -242,10 +257,10 @@ __global__ void __launch_bounds__(2 * BN) k_mul_mat_mma(mm_args p) {
     // Activations: the int8 values (a q8_K block's 256 in 16-byte words, q8_0 / q8_1 blocks' in
     // 4-byte words), then the scales (and sums) per block.
     if constexpr (k256) {
-      for (int i = tid; i < BN * (k_ks / 16); i += k_threads) {
-        const int c = i / (k_ks / 16), w = i % (k_ks / 16);
-        const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb;
-        reinterpret_cast<int4*>(S.as + c * k_row)[w] = reinterpret_cast<const int4*>(y->qs)[w];
+      for (int i = tid; i < BN * (KS / 16); i += k_threads) {
+        const int c = i / (KS / 16), w = i % (KS / 16);
+        const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + w / 16;
+        reinterpret_cast<int4*>(S.as + c * k_row)[w] = reinterpret_cast<const int4*>(y->qs)[w % 16];
       }
     } else {
       for (int i = tid; i < BN * n_blk; i += k_threads) {  // one (column, block of 32) per item
@@ -261,19 +276,21 @@ __global__ void __launch_bounds__(2 * BN) k_mul_mat_mma(mm_args p) {
       const int c = i / n_blk, blk = i % n_blk;
       const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
       if constexpr (pair_mins) {
-        S.ad[c][0] = y->d;
+        S.ad[c][blk] = y->d;
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const int lo = y->bsums[4 * q] + y->bsums[4 * q + 1], hi = y->bsums[4 * q + 2] + y->bsums[4 * q + 3];
-          S.ab2[c][q] = (lo & 0xffff) | (hi << 16);
+          S.ab2[c][blk][q] = (lo & 0xffff) | (hi << 16);
         }
       } else if constexpr (k256) {
-        S.ad[c][0] = y->d;
+        S.ad[c][blk] = y->d;
+        if constexpr (st::bsums16) {
 #pragma unroll
-        for (int q = 0; q < 16; ++q) S.ab[c][q] = y->bsums[q];
+          for (int q = 0; q < 16; ++q) S.ab[c][16 * blk + q] = y->bsums[q];
+        }
       } else {
         S.ad[c][blk] = h2f(y->d);
-        S.asum[c][blk] = h2f(y->s);
+        if constexpr (st::sums) S.asum[c][blk] = h2f(y->s);
       }
     }
     __syncthreads();
@@ -321,19 +338,20 @@ __global__ void __launch_bounds__(2 * BN) k_mul_mat_mma(mm_args p) {
             for (int e = 0; e < 4; ++e) {
               const int r = wr + 16 * i + g + 8 * (e / 2), c = wc + 8 * j + 2 * t + (e % 2);
               float v = S.wd[r][blk] * S.ad[c][blk] * (float)isum[i][j][e];
-              if constexpr (tr::corr == 1) v += S.wm[r][blk] * S.asum[c][blk];
+              if constexpr (st::sums) v += S.wm[r][blk] * S.asum[c][blk];
               if constexpr (pair_mins) {
                 // sum over the 8 sub-blocks of min * (sum of its 32 activations)
-                const int* mn = reinterpret_cast<const int*>(S.wmn[r]);
-                int summs = __dp2a_lo(S.ab2[c][0], mn[0], 0);
-                summs = __dp2a_hi(S.ab2[c][1], mn[0], summs);
-                summs = __dp2a_lo(S.ab2[c][2], mn[1], summs);
-                summs = __dp2a_hi(S.ab2[c][3], mn[1], summs);
+                const int* mn = reinterpret_cast<const int*>(&S.wmn[r][8 * blk]);
+                int summs = __dp2a_lo(S.ab2[c][blk][0], mn[0], 0);
+                summs = __dp2a_hi(S.ab2[c][blk][1], mn[0], summs);
+                summs = __dp2a_lo(S.ab2[c][blk][2], mn[1], summs);
+                summs = __dp2a_hi(S.ab2[c][blk][3], mn[1], summs);
                 v -= S.wm[r][blk] * S.ad[c][blk] * (float)summs;
               } else if constexpr (tr::corr == 2) {
                 int summs = 0;
 #pragma unroll
-                for (int q = 0; q < 16; ++q) summs += S.wmn[r][q * n_groups / 16] * S.ab[c][q];
+                for (int q = 0; q < 16; ++q)
+                  summs += S.wmn[r][blk * st::groups_per_block + q * st::groups_per_block / 16] * S.ab[c][16 * blk + q];
                 v -= S.wm[r][blk] * S.ad[c][blk] * (float)summs;
               }
               acc[i][j][e] += v;
@@ -380,11 +398,20 @@ int tile_columns() {
   return bn;
 }
 
-template <dtype T, int BN> void launch_mma(const mm_args& p, dim3 grid, gpuStream_t s) {
-  constexpr size_t bytes = sizeof(mma_smem_for<T, BN>);
-  static const bool sized = gpuAllowSharedBytes(reinterpret_cast<const void*>(k_mul_mat_mma<T, BN>), (int)bytes);
+// HEARTH_CUDA_MMA_KS=256: steps of 256 values of K for Q4_K and Q5_K too (comparisons).
+int step_values() {
+  static const int ks = [] {
+    const char* e = std::getenv("HEARTH_CUDA_MMA_KS");
+    return e && std::strcmp(e, "256") == 0 ? 256 : 512;
+  }();
+  return ks;
+}
+
+template <dtype T, int BN, int KS> void launch_mma(const mm_args& p, dim3 grid, gpuStream_t s) {
+  constexpr size_t bytes = sizeof(mma_smem<T, BN, KS>);
+  static const bool sized = gpuAllowSharedBytes(reinterpret_cast<const void*>(k_mul_mat_mma<T, BN, KS>), (int)bytes);
   (void)sized;
-  launch(k_mul_mat_mma<T, BN>, grid, 2 * BN, bytes, s, p);
+  launch(k_mul_mat_mma<T, BN, KS>, grid, 2 * BN, bytes, s, p);
 }
 
 }  // namespace
@@ -392,14 +419,18 @@ template <dtype T, int BN> void launch_mma(const mm_args& p, dim3 grid, gpuStrea
 bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
-  if (b.ne[1] < 16 || a.ne[0] % k_ks != 0 || !mma_enabled() || device_major() < 8) return false;
+  if (b.ne[1] < 16 || a.ne[0] % 256 != 0 || !mma_enabled() || device_major() < 8) return false;
+  const bool ks512 = step_values() == 512 && a.ne[0] % 512 == 0;
   const int bn = tile_columns();
   const dim3 grid((unsigned)((p.M + k_bm - 1) / k_bm), (unsigned)((p.N + bn - 1) / bn), (unsigned)(b.ne[2] * b.ne[3]));
   bool launched = false;
   dispatch_type(a.type, [&]<dtype T>() {
     if constexpr (has_tc<T>()) {
-      if (bn == 128) launch_mma<T, 128>(p, grid, s);
-      else launch_mma<T, 64>(p, grid, s);
+      // Steps of 512 for Q4_K / Q5_K only: on the H200 they took Q4_K products from 277 to 254 us per
+      // 512-token product, but Q6_K's from 292 to 314 (docs/device-runs/prompt-steps.txt).
+      if (bn == 128 && ks512 && (T == dtype::q4_k || T == dtype::q5_k)) launch_mma<T, 128, 512>(p, grid, s);
+      else if (bn == 128) launch_mma<T, 128, 256>(p, grid, s);
+      else launch_mma<T, 64, 256>(p, grid, s);
       launched = true;
     }
   });

@@ -1,6 +1,7 @@
 #version 460
-// Matrix x matrix for large products (prompt processing): 128x128 output tiles, K in steps of 16,
-// A dequantized into shared memory as floats, each of 256 threads accumulating 8x8 outputs: rows
+// Matrix x matrix for large products (prompt processing): 128x128 output tiles, K in steps of 32
+// (16 for the types with a block minimum, whose extra arrays would not fit 32 KiB of shared memory
+// then), A dequantized into shared memory as floats (16 values per thread and step), each of 256 threads accumulating 8x8 outputs: rows
 // 4 tm .. 4 tm + 3 and 64 + 4 tm .. 64 + 4 tm + 3, columns likewise with tn. Shared memory holds
 // vec4s, so that a thread reads its 8 + 8 operands per k in four 16-byte loads (16 FMAs per load;
 // with one float per load the shared-memory pipe, not the FMA units, set the pace).
@@ -11,7 +12,11 @@ layout(local_size_x = 256) in;
 
 #define BM 128u
 #define BN 128u
+#ifdef HAS_MIN
 #define BK 16u
+#else
+#define BK 32u
+#endif
 shared vec4 As[BK][BM / 4u];
 shared vec4 Bs[BK][BN / 4u];
 #ifdef HAS_MIN
@@ -38,30 +43,32 @@ void main() {
   float acc[8][8];
   [[unroll]] for (uint i = 0u; i < 8u; ++i)
     [[unroll]] for (uint j = 0u; j < 8u; ++j) acc[i][j] = 0.0;
-  const bool a_loader = tid < BM;
-  const uint64_t arow = row_addr(A, min(m0 + tid % BM, M - 1u), a2, a3);
-  const uint bc = tid / 2u, bk = (tid % 2u) * 8u;
+  // A: thread tid dequantizes row tid % BM, values 16 (tid / BM) .. + 15 of the step (BK = 16:
+  // the first BM threads only); B: column tid / 2, values BK / 2 * (tid % 2) .. + BK / 2 - 1.
+  const uint ar = tid % BM, ag = tid / BM;
+  const bool a_loader = ag < BK / 16u;
+  const uint64_t arow = row_addr(A, min(m0 + ar, M - 1u), a2, a3);
+  const uint bc = tid / 2u, bk = (tid % 2u) * (BK / 2u);
 
   for (uint k0 = 0u; k0 < Kp; k0 += BK) {
     if (a_loader) {
       float w[16];
-      if (m0 + tid < M) {
-        dq16_scaled(arow, k0 / 16u, w);
+      // (K is a whole number of quant blocks; the float types give zeros past K themselves)
+      if (m0 + ar < M) {
+        dq16_scaled(arow, k0 / 16u + ag, w);
       } else {
         [[unroll]] for (uint j = 0u; j < 16u; ++j) w[j] = 0.0;
       }
-      [[unroll]] for (uint j = 0u; j < 16u; ++j) As[j][tid >> 2u][tid & 3u] = w[j];
+      [[unroll]] for (uint j = 0u; j < 16u; ++j) As[16u * ag + j][ar >> 2u][ar & 3u] = w[j];
     }
     {
-      vec4 x0 = vec4(0.0), x1 = vec4(0.0);
-      if (n0 + bc < N) {
-        f32x4_ref bp = f32x4_ref(bbase + uint64_t(4u) * (uint64_t(n0 + bc) * Kp + k0 + bk));
-        x0 = bp.v[0];
-        x1 = bp.v[1];
-      }
       const uint bq = bc >> 2u, bl = bc & 3u;
-      Bs[bk + 0u][bq][bl] = x0.x; Bs[bk + 1u][bq][bl] = x0.y; Bs[bk + 2u][bq][bl] = x0.z; Bs[bk + 3u][bq][bl] = x0.w;
-      Bs[bk + 4u][bq][bl] = x1.x; Bs[bk + 5u][bq][bl] = x1.y; Bs[bk + 6u][bq][bl] = x1.z; Bs[bk + 7u][bq][bl] = x1.w;
+      [[unroll]] for (uint h = 0u; h < BK / 8u; ++h) {
+        const uint k = bk + 4u * h;
+        vec4 x = vec4(0.0);
+        if (n0 + bc < N && k0 + k < Kp) x = f32x4_ref(bbase + uint64_t(4u) * (uint64_t(n0 + bc) * Kp + k0 + k)).v[0];
+        Bs[k + 0u][bq][bl] = x.x; Bs[k + 1u][bq][bl] = x.y; Bs[k + 2u][bq][bl] = x.z; Bs[k + 3u][bq][bl] = x.w;
+      }
     }
 #ifdef HAS_MIN
     const bool block_start = (k0 % 32u) == 0u;
