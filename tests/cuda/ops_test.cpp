@@ -374,6 +374,40 @@ std::vector<op_case> all_cases() {
       }
     }
   }
+  // A few tokens over a long cache (split into chunks, then merged): a chunk masked for every token,
+  // a fully masked row, the last cells masked; then the same followed by a product that the merge
+  // rounds its output for (heads sharing a q8_K block, one head per block, q8_0).
+  const auto long_mask = [](builder& b, int64_t n_kv, int64_t n) {
+    std::vector<float> m((size_t)(n_kv * n));
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t j = 0; j < n_kv; ++j)
+        m[(size_t)(t * n_kv + j)] = (j < n_kv - 60 + t && !(j >= 300 && j < 700) && !(n > 1 && t == 1)) ? 0.0f : -std::numeric_limits<float>::infinity();
+    return b.f32({n_kv, n}, m);
+  };
+  for (dtype kv : {dtype::f32, dtype::f16}) {
+    for (int64_t hd : {64, 128}) {
+      for (int64_t n : {1, 4}) {
+        v.push_back({std::string("attention_long_") + dtype_name(kv) + "_hd" + std::to_string(hd) + "_n" + std::to_string(n),
+                     [kv, hd, n, long_mask](builder& b) {
+                       const int64_t n_kv = 1500;
+                       tensor* q = b.rand(dtype::f32, {hd, 8, n});
+                       tensor* k = b.rand(kv, {hd, 2, n_kv});
+                       tensor* vv = b.rand(kv, {hd, 2, n_kv});
+                       return b.g.attention(q, k, vv, long_mask(b, n_kv, n), 1.0f / std::sqrt((float)hd));
+                     }, 1e-10});
+      }
+    }
+  }
+  for (auto [wt, hd] : {std::pair<dtype, int64_t>{dtype::q4_k, 64}, {dtype::q4_k, 256}, {dtype::q4_0, 128}}) {
+    v.push_back({std::string("attention_long_round_") + dtype_name(wt) + "_hd" + std::to_string(hd), [wt, hd, long_mask](builder& b) {
+                   const int64_t n_kv = 1100, n_head = 8;
+                   tensor* q = b.rand(dtype::f32, {hd, n_head, 1});
+                   tensor* k = b.rand(dtype::f16, {hd, 2, n_kv});
+                   tensor* vv = b.rand(dtype::f16, {hd, 2, n_kv});
+                   tensor* att = b.g.attention(q, k, vv, long_mask(b, n_kv, 1), 1.0f / std::sqrt((float)hd));
+                   return b.g.mul_mat(b.rand(wt, {hd * n_head, 37}), b.g.reshape(att, {hd * n_head, 1}));
+                 }, 1e-9});
+  }
   v.push_back({"cont_permuted", [](builder& b) { return b.g.cont(b.g.permute(b.rand(dtype::f32, {9, 5, 4}), 2, 0, 1, 3)); }, 1e-14});
   v.push_back({"top_k", [](builder& b) {
                  std::vector<float> x(16 * 5);

@@ -133,7 +133,7 @@ void run_node(const tensor& n, gpuStream_t s, uint8_t* scratch, bool quantize) {
     case op::norm: return run_norm(n, s);
     case op::softmax: return run_softmax(n, s);
     case op::rope: return run_rope(n, s);
-    case op::attention: return run_attention(n, s);
+    case op::attention: return run_attention(n, s, scratch);
     case op::mul_mat: return run_mul_mat(n, s, scratch, quantize);
     case op::mul_mat_id: return run_mul_mat_id(n, s, scratch, quantize);
     case op::top_k: return run_top_k(n, s);
@@ -367,6 +367,8 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       return;
     }
   }
+  // an attention split over a long cache keeps its chunk states in the scratch
+  if (n->op == op::attention) st.last_b = nullptr;
   bool quantize = true;
   if (n->op == op::mul_mat || n->op == op::mul_mat_id) {
     const dtype t = vec_dot_type(n->src[0]->type);

@@ -43,9 +43,12 @@ void run_rope_store(const tensor* rq, const tensor& rk, const tensor& sk, const 
 void run_top_k(const tensor& dst, gpuStream_t s);
 void run_gather(const tensor& dst, gpuStream_t s);
 void run_moe_sum(const tensor& dst, gpuStream_t s);
-// round_to: when not nullptr, the output rows are also rounded to act (q8_0, q8_1 or q8_k) into it
-// for the product after it; counters: attention_counters zeroed unsigned (heads sharing a block).
-void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to = nullptr, dtype act = dtype::f32, unsigned* counters = nullptr);
+// scratch: the stream's scratch (attention_scratch_bytes(dst) or more), for the chunk states of a
+// few tokens' attention over a long cache; nullptr: never split. act other than f32: the output
+// rows are also rounded to act (q8_0, q8_1 or q8_k) at the start of the scratch for the product
+// after it; counters: attention_counters zeroed unsigned (heads sharing a block).
+void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch = nullptr, dtype act = dtype::f32, unsigned* counters = nullptr);
+size_t attention_scratch_bytes(const tensor& dst);
 constexpr int64_t attention_counters = 4096;
 // The activation format the attention may round its output into for next (a matrix x vector
 // product of it), or f32 when it should not.

@@ -31,35 +31,37 @@ struct attn_args {
   unsigned* counters;
 };
 
-// VPL: value elements per lane (hd_v / 32 rounded up); Round: a.qk may be set (an instance without
-// the rounding tail for the prompt's many blocks: the tail's registers cost occupancy there).
-template <bool KF16, int VPL, bool Round>
-__global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
-  pdl_enter();
-  __shared__ float qs[k_max_hd];
-  __shared__ float part_m[k_warps], part_l[k_warps];
-  __shared__ float part_acc[k_warps][k_max_hd];
-  __shared__ bool last;
-  const int h = blockIdx.x, t = blockIdx.y;
+// Shared memory of the per-token kernels: the query, and each warp's softmax state and sums.
+struct attn_shared {
+  float qs[k_max_hd];
+  float part_m[k_warps], part_l[k_warps];
+  float part_acc[k_warps][k_max_hd];
+  bool last;
+};
+
+// Cells j0 .. j1 - 1 for query head h, token t: the block's warps stride over them with an online
+// softmax, then merge their states. On return (after a barrier): M is the largest score (-inf when
+// every cell is masked), L the sum of exp(s - M), and sm.part_acc[0][i] the sum of exp(s - M) v[i].
+template <bool KF16, int VPL>
+__device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int h, int64_t t, int64_t j0, int64_t j1, float& M, float& L) {
   const int kh = h / a.group;
   const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
   const int hd = (int)a.q.ne[0], hd_v = (int)a.v.ne[0];
-  const int64_t n_kv = a.k.ne[2];
   const float* q = reinterpret_cast<const float*>(a.q.data + h * a.q.nb[1] + t * a.q.nb[2]);
-  for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = q[i];
+  for (int i = threadIdx.x; i < hd; i += blockDim.x) sm.qs[i] = q[i];
   __syncthreads();
   const float* mrow = reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1]);
   float m = -INFINITY, l = 0.0f;
   float acc[VPL];
 #pragma unroll
   for (int r = 0; r < VPL; ++r) acc[r] = 0.0f;
-  for (int64_t j = w; j < n_kv; j += k_warps) {
+  for (int64_t j = j0 + w; j < j1; j += k_warps) {
     const float mv = mrow[j];
     if (mv == -INFINITY) continue;
     const uint8_t* krow = a.k.data + kh * a.k.nb[1] + j * a.k.nb[2];
     float s = 0.0f;
     for (int i = lane; i < hd; i += warp)
-      s += qs[i] * (KF16 ? h2f(reinterpret_cast<const uint16_t*>(krow)[i]) : reinterpret_cast<const float*>(krow)[i]);
+      s += sm.qs[i] * (KF16 ? h2f(reinterpret_cast<const uint16_t*>(krow)[i]) : reinterpret_cast<const float*>(krow)[i]);
     s = warp_sum(s) * a.scale;
     if (a.cap > 0.0f) s = a.cap * tanhf(s / a.cap);
     s += mv;
@@ -77,34 +79,42 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
     m = m_new;
   }
   if (lane == 0) {
-    part_m[w] = m;
-    part_l[w] = l;
+    sm.part_m[w] = m;
+    sm.part_l[w] = l;
   }
 #pragma unroll
   for (int r = 0; r < VPL; ++r) {
     const int i = lane + r * warp;
-    if (i < hd_v) part_acc[w][i] = acc[r];
+    if (i < hd_v) sm.part_acc[w][i] = acc[r];
   }
   __syncthreads();
-  float M = -INFINITY;
-  for (int i = 0; i < k_warps; ++i) M = fmaxf(M, part_m[i]);
-  float* out = reinterpret_cast<float*>(a.dst.data + h * a.dst.nb[1] + t * a.dst.nb[2]);
-  if (M == -INFINITY) {
-    for (int i = threadIdx.x; i < hd_v; i += blockDim.x) out[i] = 0.0f;
-  } else {
-    float L = 0.0f;
+  M = -INFINITY;
+  for (int i = 0; i < k_warps; ++i) M = fmaxf(M, sm.part_m[i]);
+  L = 0.0f;
+  if (M != -INFINITY)
     for (int i = 0; i < k_warps; ++i)
-      if (part_m[i] != -INFINITY) L += part_l[i] * expf(part_m[i] - M);
-    const float inv = 1.0f / L;
-    for (int i = threadIdx.x; i < hd_v; i += blockDim.x) {
-      float o = 0.0f;
+      if (sm.part_m[i] != -INFINITY) L += sm.part_l[i] * expf(sm.part_m[i] - M);
+  for (int i = threadIdx.x; i < hd_v; i += blockDim.x) {  // column i: read and written by this thread only
+    float o = 0.0f;
+    if (M != -INFINITY)
       for (int ww = 0; ww < k_warps; ++ww)
-        if (part_m[ww] != -INFINITY) o += part_acc[ww][i] * expf(part_m[ww] - M);
-      out[i] = o * inv;
-    }
+        if (sm.part_m[ww] != -INFINITY) o += sm.part_acc[ww][i] * expf(sm.part_m[ww] - M);
+    sm.part_acc[0][i] = o;
   }
+  __syncthreads();
+}
+
+// The output row of head h, token t from the merged sums (zeros for a fully masked row), then, for
+// instances with Round and a.qk set, its rounding for the next product (the token's row: heads side
+// by side, contiguous).
+template <bool Round>
+__device__ __forceinline__ void finish(const attn_args& a, attn_shared& sm, int h, int64_t t, float M, float L) {
+  const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
+  const int hd_v = (int)a.v.ne[0];
+  float* out = reinterpret_cast<float*>(a.dst.data + h * a.dst.nb[1] + t * a.dst.nb[2]);
+  const float inv = M == -INFINITY ? 0.0f : 1.0f / L;
+  for (int i = threadIdx.x; i < hd_v; i += blockDim.x) out[i] = M == -INFINITY ? 0.0f : sm.part_acc[0][i] * inv;
   if (!Round || a.qk == 0) return;
-  // rounding for the next product (the token's row: heads side by side, contiguous)
   const float* orow = reinterpret_cast<const float*>(a.dst.data + t * a.dst.nb[2]);
   uint8_t* arow = a.act + t * a.act_rb;
   if (a.hpb == 1) {  // the head's own blocks
@@ -118,12 +128,12 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   __threadfence();  // this thread's writes are visible to the other blocks
   __syncthreads();
   if (threadIdx.x == 0) {
-    unsigned* c = a.counters + (int64_t)t * (gridDim.x / a.hpb) + h / a.hpb;
-    last = atomicAdd(c, 1u) == (unsigned)a.hpb - 1;
-    if (last) atomicExch(c, 0u);  // every head of the group has counted: ready for the next run
+    unsigned* c = a.counters + t * (gridDim.x / a.hpb) + h / a.hpb;
+    sm.last = atomicAdd(c, 1u) == (unsigned)a.hpb - 1;
+    if (sm.last) atomicExch(c, 0u);  // every head of the group has counted: ready for the next run
   }
   __syncthreads();
-  if (!last || w != 0) return;
+  if (!sm.last || w != 0) return;
   __threadfence();
   const int64_t gb = h / a.hpb;
   const volatile float* vo = orow;  // written by other blocks: not through the L1 cache
@@ -131,6 +141,72 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
 #pragma unroll
   for (int k = 0; k < 8; ++k) v[k] = vo[gb * 256 + lane * 8 + k];
   quant_q8_256(v, reinterpret_cast<a8_256*>(arow) + gb, lane);
+}
+
+// VPL: value elements per lane (hd_v / 32 rounded up); Round: a.qk may be set (an instance without
+// the rounding tail for the prompt's many blocks: the tail's registers cost occupancy there).
+template <bool KF16, int VPL, bool Round>
+__global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
+  pdl_enter();
+  __shared__ attn_shared sm;
+  float M, L;
+  attend<KF16, VPL>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
+  finish<Round>(a, sm, blockIdx.x, blockIdx.y, M, L);
+}
+
+// Token generation over a long cache (split-KV, "flash decoding"): block (h, t, c) attends to chunk
+// c of the cells and writes its state (M, L, then the hd_v sums) to part; k_attention_merge then
+// combines the chunks of each (h, t). Without it a token's 32 or so heads leave most of the GPU
+// idle while each block walks thousands of cells.
+template <bool KF16, int VPL>
+__global__ void __launch_bounds__(k_warps * warp) k_attention_part(attn_args a, float* part, int64_t chunk) {
+  pdl_enter();
+  __shared__ attn_shared sm;
+  const int h = blockIdx.x;
+  const int64_t t = blockIdx.y, j0 = (int64_t)blockIdx.z * chunk;
+  const int hd_v = (int)a.v.ne[0];
+  float M, L;
+  attend<KF16, VPL>(a, sm, h, t, j0, min(j0 + chunk, a.k.ne[2]), M, L);
+  float* dst = part + ((t * gridDim.x + h) * gridDim.z + blockIdx.z) * (int64_t)(hd_v + 2);
+  if (threadIdx.x == 0) {
+    dst[0] = M;
+    dst[1] = L;
+  }
+  for (int i = threadIdx.x; i < hd_v; i += blockDim.x) dst[2 + i] = sm.part_acc[0][i];
+}
+
+constexpr int k_max_chunks = 64;
+
+template <bool Round>
+__global__ void __launch_bounds__(k_warps * warp) k_attention_merge(attn_args a, const float* part, int n_chunks) {
+  pdl_enter();
+  __shared__ attn_shared sm;
+  __shared__ float wt[k_max_chunks];
+  const int h = blockIdx.x;
+  const int64_t t = blockIdx.y;
+  const int hd_v = (int)a.v.ne[0];
+  const float* src = part + (t * gridDim.x + h) * (int64_t)n_chunks * (hd_v + 2);
+  float M = -INFINITY;
+  for (int c = 0; c < n_chunks; ++c) M = fmaxf(M, src[c * (hd_v + 2)]);
+  float L = 0.0f;
+  if (M != -INFINITY)
+    for (int c = 0; c < n_chunks; ++c) {
+      const float mc = src[c * (hd_v + 2)];
+      if (mc != -INFINITY) L += src[c * (hd_v + 2) + 1] * expf(mc - M);
+    }
+  for (int c = threadIdx.x; c < n_chunks; c += blockDim.x) {
+    const float mc = src[c * (hd_v + 2)];
+    wt[c] = M == -INFINITY || mc == -INFINITY ? 0.0f : expf(mc - M);
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < hd_v; i += blockDim.x) {
+    float o = 0.0f;
+    for (int c = 0; c < n_chunks; ++c)
+      if (wt[c] != 0.0f) o += src[c * (hd_v + 2) + 2 + i] * wt[c];
+    sm.part_acc[0][i] = o;
+  }
+  __syncthreads();
+  finish<Round>(a, sm, h, t, M, L);
 }
 
 // Prompts: one block per (query head, tile of k_tq tokens), streaming the cache through shared
@@ -363,12 +439,41 @@ bool run_attention_tiles(const tensor& dst, const attn_args& a, gpuStream_t s) {
   return go.template operator()<16>();
 }
 
+// HEARTH_GPU_ATTN_SPLIT=0: token generation attends to a long cache in one block per head and
+// token (comparisons).
+bool split_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("HEARTH_GPU_ATTN_SPLIT");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+// Chunks of cells the attention of a few tokens over a long cache is split into (1: not split):
+// 256 cells or more each, at most k_max_chunks.
+int attention_chunks(const tensor& n) {
+  const int64_t n_tok = n.src[0]->ne[2], n_kv = n.src[1]->ne[2];
+  if (!split_enabled() || n_tok > 8 || n_kv < 512 || n.src[0]->ne[3] != 1) return 1;
+  return (int)std::min<int64_t>(k_max_chunks, (n_kv + 255) / 256);
+}
+
+// Where the chunks' states go in the scratch: after the rounded output rows the attention may
+// write at its start for the next product (under 2 bytes per value in every activation format).
+size_t attention_part_offset(const tensor& n) { return ((size_t)n.nelements() * 2 + 256 + 255) / 256 * 256; }
+
 }  // namespace
 
-void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to, dtype act, unsigned* counters) {
+size_t attention_scratch_bytes(const tensor& n) {
+  const int chunks = attention_chunks(n);
+  if (chunks == 1) return 0;
+  return attention_part_offset(n) + (size_t)chunks * (size_t)(n.ne[1] * n.ne[2]) * (size_t)(n.ne[0] + 2) * sizeof(float);
+}
+
+void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act, unsigned* counters) {
   attn_args a{};
-  if (round_to) {
-    a.act = round_to;
+  const bool round = act != dtype::f32;
+  if (round) {
+    a.act = scratch;
     a.act_rb = (int64_t)act_format_row_bytes(act, dst.ne[0] * dst.ne[1]);
     a.qk = (int)block_size(act);
     a.hpb = dst.ne[0] % a.qk == 0 ? 1 : a.qk / (int)dst.ne[0];
@@ -383,15 +488,31 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* round_to, dtype ac
   a.scale = dst.p.f(0);
   a.cap = dst.p.f(1);
   a.group = (int)(dst.src[0]->ne[1] / dst.src[1]->ne[1]);
-  if (!round_to && run_attention_tiles(dst, a, s)) return;
+  if (!round && run_attention_tiles(dst, a, s)) return;
   const dim3 grid((unsigned)dst.src[0]->ne[1], (unsigned)dst.src[0]->ne[2]);
   const bool f16 = dst.src[1]->type == dtype::f16;
   const int64_t hd_v = dst.src[2]->ne[0];
   const int threads = k_warps * warp;
+  const int chunks = scratch ? attention_chunks(dst) : 1;
+  if (chunks > 1) {
+    float* part = reinterpret_cast<float*>(scratch + attention_part_offset(dst));
+    const int64_t n_kv = dst.src[1]->ne[2], chunk = (n_kv + chunks - 1) / chunks;
+    const dim3 pgrid(grid.x, grid.y, (unsigned)((n_kv + chunk - 1) / chunk));
+    auto go = [&]<int VPL>() {
+      if (f16) launch(k_attention_part<true, VPL>, pgrid, threads, 0, s, a, part, chunk);
+      else launch(k_attention_part<false, VPL>, pgrid, threads, 0, s, a, part, chunk);
+    };
+    if (hd_v <= 64) go.template operator()<2>();
+    else if (hd_v <= 128) go.template operator()<4>();
+    else go.template operator()<8>();
+    if (round) launch(k_attention_merge<true>, grid, threads, 0, s, a, (const float*)part, (int)pgrid.z);
+    else launch(k_attention_merge<false>, grid, threads, 0, s, a, (const float*)part, (int)pgrid.z);
+    return;
+  }
   auto go = [&]<int VPL>() {
-    if (f16 && round_to) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
+    if (f16 && round) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
     else if (f16) launch(k_attention<true, VPL, false>, grid, threads, 0, s, a);
-    else if (round_to) launch(k_attention<false, VPL, true>, grid, threads, 0, s, a);
+    else if (round) launch(k_attention<false, VPL, true>, grid, threads, 0, s, a);
     else launch(k_attention<false, VPL, false>, grid, threads, 0, s, a);
   };
   if (hd_v <= 64) go.template operator()<2>();

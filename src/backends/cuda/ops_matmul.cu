@@ -261,6 +261,7 @@ bool matmul_supported(const tensor& n) {
 }
 
 size_t scratch_bytes(const tensor& n) {
+  if (n.op == op::attention) return attention_scratch_bytes(n);
   if (n.op != op::mul_mat && n.op != op::mul_mat_id) return 0;
   const tensor& b = *n.src[1];
   return act_row_bytes(n.src[0]->type, b.ne[0]) * (size_t)b.nrows();
