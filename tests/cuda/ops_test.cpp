@@ -398,7 +398,9 @@ std::vector<op_case> all_cases() {
       }
     }
   }
-  for (auto [wt, hd] : {std::pair<dtype, int64_t>{dtype::q4_k, 64}, {dtype::q4_k, 256}, {dtype::q4_0, 128}}) {
+  for (const auto& shape : {std::pair<dtype, int64_t>{dtype::q4_k, 64}, {dtype::q4_k, 256}, {dtype::q4_0, 128}}) {
+    const dtype wt = shape.first;
+    const int64_t hd = shape.second;
     v.push_back({std::string("attention_long_round_") + dtype_name(wt) + "_hd" + std::to_string(hd), [wt, hd, long_mask](builder& b) {
                    const int64_t n_kv = 1100, n_head = 8;
                    tensor* q = b.rand(dtype::f32, {hd, n_head, 1});

@@ -441,8 +441,9 @@ std::vector<op_case> all_cases() {
   // Prompts (the token-tile shader): a partial tile of tokens, causal masks that leave the last
   // cell tiles masked for every token, a fully masked row; keys and values of different sizes.
   for (dtype kv : {dtype::f32, dtype::f16})
-    for (auto [hd, hd_v] : {std::pair<int64_t, int64_t>{128, 128}, {80, 64}, {256, 256}})
-      cs.push_back({fmt::format("attention_{}_prompt_hd{}_{}", dtype_name(kv), hd, hd_v), [=](case_builder& b) {
+    for (const auto& sizes : {std::pair<int64_t, int64_t>{128, 128}, {80, 64}, {256, 256}})
+      cs.push_back({fmt::format("attention_{}_prompt_hd{}_{}", dtype_name(kv), sizes.first, sizes.second), [=](case_builder& b) {
+                      const int64_t hd = sizes.first, hd_v = sizes.second;
                       const int64_t n_head = 4, n_kv_head = 2, n_kv = 130, n_tok = 40;
                       tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
                       tensor* k = b.input(kv, {hd, n_kv_head, n_kv});
