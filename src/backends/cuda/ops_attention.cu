@@ -450,7 +450,9 @@ bool split_enabled() {
 }
 
 // Chunks of cells the attention of a few tokens over a long cache is split into (1: not split):
-// 256 cells or more each, at most k_max_chunks.
+// from 512 cells, 256 cells each, at most k_max_chunks. On the H200 (docs/device-runs/
+// cuda-attention-split.txt) splitting 256 cells into chunks of 64 or 128 gained nothing, and chunks
+// of 128 or 512 over 4096 cells were slower than 256.
 int attention_chunks(const tensor& n) {
   const int64_t n_tok = n.src[0]->ne[2], n_kv = n.src[1]->ne[2];
   if (!split_enabled() || n_tok > 8 || n_kv < 512 || n.src[0]->ne[3] != 1) return 1;

@@ -4,7 +4,8 @@
 // then), A dequantized into shared memory as floats (16 values per thread and step), each of 256 threads accumulating 8x8 outputs: rows
 // 4 tm .. 4 tm + 3 and 64 + 4 tm .. 64 + 4 tm + 3, columns likewise with tn. Shared memory holds
 // vec4s, so that a thread reads its 8 + 8 operands per k in four 16-byte loads (16 FMAs per load;
-// with one float per load the shared-memory pipe, not the FMA units, set the pace).
+// with one float per load the shared-memory pipe, not the FMA units, set the pace). The next
+// step's operands are loaded into registers while a step's FMAs run.
 // A = t[0] [K, M, a2, a3]; B' (rounded activations, rows of u[0] floats) at aux[0]; dst = t[4].
 #include "common.glsl"
 #include "dequant.glsl"
@@ -50,24 +51,26 @@ void main() {
   const uint64_t arow = row_addr(A, min(m0 + ar, M - 1u), a2, a3);
   const uint bc = tid / 2u, bk = (tid % 2u) * (BK / 2u);
 
+  // The next step's A values and B columns are loaded into registers while this step's products
+  // run (its global loads overlap the FMAs), then stored to shared memory after the barrier.
+  const bool a_valid = a_loader && m0 + ar < M;
+  const bool b_valid = n0 + bc < N;
+  const uint64_t bcol = bbase + uint64_t(4u) * uint64_t(n0 + bc) * Kp;
+  float wa[16];
+  vec4 bx[BK / 8u];
+  // (K is a whole number of quant blocks; the float types give zeros past K themselves)
+  if (a_valid) dq16_scaled(arow, ag, wa);
+  else [[unroll]] for (uint j = 0u; j < 16u; ++j) wa[j] = 0.0;
+  [[unroll]] for (uint h = 0u; h < BK / 8u; ++h)
+    bx[h] = b_valid && bk + 4u * h < Kp ? f32x4_ref(bcol + uint64_t(4u) * (bk + 4u * h)).v[0] : vec4(0.0);
+
   for (uint k0 = 0u; k0 < Kp; k0 += BK) {
-    if (a_loader) {
-      float w[16];
-      // (K is a whole number of quant blocks; the float types give zeros past K themselves)
-      if (m0 + ar < M) {
-        dq16_scaled(arow, k0 / 16u + ag, w);
-      } else {
-        [[unroll]] for (uint j = 0u; j < 16u; ++j) w[j] = 0.0;
-      }
-      [[unroll]] for (uint j = 0u; j < 16u; ++j) As[16u * ag + j][ar >> 2u][ar & 3u] = w[j];
-    }
+    if (a_loader) [[unroll]] for (uint j = 0u; j < 16u; ++j) As[16u * ag + j][ar >> 2u][ar & 3u] = wa[j];
     {
       const uint bq = bc >> 2u, bl = bc & 3u;
       [[unroll]] for (uint h = 0u; h < BK / 8u; ++h) {
         const uint k = bk + 4u * h;
-        vec4 x = vec4(0.0);
-        if (n0 + bc < N && k0 + k < Kp) x = f32x4_ref(bbase + uint64_t(4u) * (uint64_t(n0 + bc) * Kp + k0 + k)).v[0];
-        Bs[k + 0u][bq][bl] = x.x; Bs[k + 1u][bq][bl] = x.y; Bs[k + 2u][bq][bl] = x.z; Bs[k + 3u][bq][bl] = x.w;
+        Bs[k + 0u][bq][bl] = bx[h].x; Bs[k + 1u][bq][bl] = bx[h].y; Bs[k + 2u][bq][bl] = bx[h].z; Bs[k + 3u][bq][bl] = bx[h].w;
       }
     }
 #ifdef HAS_MIN
@@ -81,6 +84,14 @@ void main() {
     }
 #endif
     barrier();
+    const uint k1 = k0 + BK;
+    if (k1 < Kp) {
+      if (a_valid) dq16_scaled(arow, k1 / 16u + ag, wa);
+      [[unroll]] for (uint h = 0u; h < BK / 8u; ++h) {
+        const uint k = k1 + bk + 4u * h;
+        bx[h] = b_valid && k < Kp ? f32x4_ref(bcol + uint64_t(4u) * k).v[0] : vec4(0.0);
+      }
+    }
     [[unroll]] for (uint k = 0u; k < BK; ++k) {
       const vec4 a0 = As[k][tm], a1 = As[k][16u + tm], b0 = Bs[k][tn], b1 = Bs[k][16u + tn];
       const float a[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
