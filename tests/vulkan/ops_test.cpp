@@ -42,6 +42,14 @@ class case_builder {
   tensor* values(std::initializer_list<int64_t> ne, const std::vector<float>& x, dtype type = dtype::f32) {
     return with_floats(g.new_tensor(type, ne), x);
   }
+  // An attention mask [n_kv, n_tok]: -inf where hidden(t, j), 0 elsewhere.
+  template <typename F> tensor* mask(int64_t n_kv, int64_t n_tok, F hidden) {
+    std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t j = 0; j < n_kv; ++j)
+        if (hidden(t, j)) m[(size_t)(t * n_kv + j)] = -std::numeric_limits<float>::infinity();
+    return values({n_kv, n_tok}, m);
+  }
   tensor* ints(std::initializer_list<int64_t> ne, const std::vector<int32_t>& v) {
     tensor* t = g.new_tensor(dtype::i32, ne);
     std::vector<uint8_t> b(v.size() * 4);
@@ -341,13 +349,9 @@ std::vector<op_case> all_cases() {
                         const size_t es = type_size(kv);
                         tensor* k = b.g.view(kc, {hd, n_kv_head, n_kv}, {(size_t)hd * es, kc->nb[1]}, 0);
                         tensor* v = b.g.view(vc, {hd, n_kv_head, n_kv}, {(size_t)hd * es, vc->nb[1]}, 0);
-                        std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
-                        for (int64_t t = 0; t < n_tok; ++t)
-                          for (int64_t j = 0; j < n_kv; ++j)
-                            if (j > n_kv - n_tok + t || (j % 7 == 3)) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
-                        if (n_tok > 1)
-                          for (int64_t j = 0; j < n_kv; ++j) m[j] = -std::numeric_limits<float>::infinity();  // a fully masked row
-                        return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
+                        // (with several tokens, the first row fully masked)
+                        tensor* m = b.mask(n_kv, n_tok, [&](int64_t t, int64_t j) { return j > n_kv - n_tok + t || j % 7 == 3 || (n_tok > 1 && t == 0); });
+                        return b.g.attention(q, k, v, m, 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
                       }, 1e-10});
       }
   // --- mixture of experts ----------------------------------------------------------------------------
@@ -432,11 +436,8 @@ std::vector<op_case> all_cases() {
                     tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
                     tensor* k = b.input(kv, {hd, n_kv_head, n_kv});
                     tensor* v = b.input(kv, {hd, n_kv_head, n_kv});
-                    std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
-                    for (int64_t t = 0; t < n_tok; ++t)
-                      for (int64_t j = 0; j < n_kv; ++j)
-                        if ((j >= 128 && j < 256) || j > n_kv - n_tok + t) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
-                    return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 0.1f, 0.0f);
+                    tensor* m = b.mask(n_kv, n_tok, [&](int64_t t, int64_t j) { return (j >= 128 && j < 256) || j > n_kv - n_tok + t; });
+                    return b.g.attention(q, k, v, m, 0.1f, 0.0f);
                   }, 1e-10});
   // Prompts (the token-tile shader): a partial tile of tokens, causal masks that leave the last
   // cell tiles masked for every token, a fully masked row; keys and values of different sizes.
@@ -448,11 +449,8 @@ std::vector<op_case> all_cases() {
                       tensor* q = b.input(dtype::f32, {hd, n_head, n_tok});
                       tensor* k = b.input(kv, {hd, n_kv_head, n_kv});
                       tensor* v = b.input(kv, {hd_v, n_kv_head, n_kv});
-                      std::vector<float> m((size_t)(n_kv * n_tok), 0.0f);
-                      for (int64_t t = 0; t < n_tok; ++t)
-                        for (int64_t j = 0; j < n_kv; ++j)
-                          if (j > t + 20 || t == 1) m[t * n_kv + j] = -std::numeric_limits<float>::infinity();
-                      return b.g.attention(q, k, v, b.values({n_kv, n_tok}, m), 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
+                      tensor* m = b.mask(n_kv, n_tok, [](int64_t t, int64_t j) { return j > t + 20 || t == 1; });
+                      return b.g.attention(q, k, v, m, 1.0f / std::sqrt((float)hd), hd == 256 ? 50.0f : 0.0f);
                     }, 1e-10});
   return cs;
 }

@@ -4,11 +4,20 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "backends/cuda/vendors/gpu.h"
 #include "core/tensor.h"
 
 namespace hearth::gpu {
+
+// Whether environment variable name is set to value (the switches that pick another kernel, for
+// comparisons).
+inline bool env_is(const char* name, const char* value) {
+  const char* e = std::getenv(name);
+  return e && std::strcmp(e, value) == 0;
+}
 
 // Device scratch for one node (activations rounded to the weights' dot type), 0 if none.
 size_t scratch_bytes(const tensor& node);

@@ -4,8 +4,6 @@
 // product that reads its output (token generation) it may also round that output to the product's
 // activation format, which saves the product's rounding kernel.
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "backends/cuda/mmv.cuh"
 #include "backends/cuda/ops.h"
@@ -397,10 +395,7 @@ namespace {
 
 // HEARTH_GPU_ATTN_TILES=0: prompts use the per-token kernel too (comparisons).
 bool tiles_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("HEARTH_GPU_ATTN_TILES");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = !env_is("HEARTH_GPU_ATTN_TILES", "0");
   return on;
 }
 
@@ -442,10 +437,7 @@ bool run_attention_tiles(const tensor& dst, const attn_args& a, gpuStream_t s) {
 // HEARTH_GPU_ATTN_SPLIT=0: token generation attends to a long cache in one block per head and
 // token (comparisons).
 bool split_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("HEARTH_GPU_ATTN_SPLIT");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = !env_is("HEARTH_GPU_ATTN_SPLIT", "0");
   return on;
 }
 

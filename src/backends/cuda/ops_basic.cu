@@ -590,10 +590,7 @@ void run_glu_round(const tensor& n, gpuStream_t s, uint8_t* scratch, dtype act) 
 
 // HEARTH_GPU_NORM_REG=0: the fused norms without the register-resident kernel (comparisons).
 bool norm_reg_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("HEARTH_GPU_NORM_REG");
-    return !(e && *e == '0');
-  }();
+  static const bool on = !env_is("HEARTH_GPU_NORM_REG", "0");
   return on;
 }
 

@@ -7,8 +7,6 @@
 // (the vec_dot kernels), so only the float summation order across blocks differs, as in the other
 // product kernels.
 // HIP builds have no such instructions: run_mul_mat_mma answers false there and the dp4a kernels run.
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "backends/cuda/mmv.cuh"
@@ -381,29 +379,20 @@ int device_major() {
 }
 
 bool mma_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("HEARTH_CUDA_MMA");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = !env_is("HEARTH_CUDA_MMA", "0");
   return on;
 }
 
 // HEARTH_CUDA_MMA_BN=64: tiles of 64 x 64 outputs (4 warps) instead of 64 x 128 (8 warps), for
 // comparisons.
 int tile_columns() {
-  static const int bn = [] {
-    const char* e = std::getenv("HEARTH_CUDA_MMA_BN");
-    return e && std::strcmp(e, "64") == 0 ? 64 : 128;
-  }();
+  static const int bn = env_is("HEARTH_CUDA_MMA_BN", "64") ? 64 : 128;
   return bn;
 }
 
 // HEARTH_CUDA_MMA_KS=256: steps of 256 values of K for Q4_K and Q5_K too (comparisons).
 int step_values() {
-  static const int ks = [] {
-    const char* e = std::getenv("HEARTH_CUDA_MMA_KS");
-    return e && std::strcmp(e, "256") == 0 ? 256 : 512;
-  }();
+  static const int ks = env_is("HEARTH_CUDA_MMA_KS", "256") ? 256 : 512;
   return ks;
 }
 

@@ -268,10 +268,7 @@ bool mmv_enabled() { return mmv_mode() != 0; }
 // rounds of 5, with programmatic dependent launch: 8B Q4_K_M 283.1 (1) / 282.8 (2), 1B Q4_0
 // 760.5 +- 90 (1) / 799.9 +- 20 (2); without it 270.3 / 274.3 and 750.5 / 750.6.
 bool mmv_ahead2() {
-  static const bool two = [] {
-    const char* e = std::getenv("HEARTH_GPU_MMV_AHEAD");
-    return !(e && *e == '1');
-  }();
+  static const bool two = !env_is("HEARTH_GPU_MMV_AHEAD", "1");
   return two;
 }
 
