@@ -207,24 +207,17 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention_merge(attn_args a,
   finish<Round>(a, sm, h, t, M, L);
 }
 
-// Prompts: one block per (query head, tile of k_tq tokens), streaming the cache through shared
+// Prompts: one block per (query head, tile of 32 tokens), streaming the cache through shared
 // memory in tiles of k_tc cells, so that each key and value row is read once per tile of tokens
-// instead of once per token. Thread (q, part) of the 128 computes the scores of token q with cells
-// part, part + 4, ..., keeps the softmax state of its token (the four threads of a token sit side
-// by side in a warp and combine theirs with two shuffles) and accumulates output values
-// 4 part .. 4 part + 3 of every 16. Tiles whose cells are masked for every token of the block are
-// skipped whole (the causal tail of a prompt). Needs hd and hd_v multiples of 4 and 16-byte
-// (f32) or 8-byte (f16) aligned rows.
-constexpr int k_tq = 32, k_tc = 32, k_tthreads = 128;
-
-struct attn_tile_layout {
-  int hdp, hdvp;  // shared row strides in floats (hd + 4, hd_v + 4: conflict-free 16-byte loads)
-  __host__ __device__ size_t q_off() const { return 0; }
-  __host__ __device__ size_t k_off() const { return (size_t)k_tq * hdp; }
-  __host__ __device__ size_t v_off() const { return k_off() + (size_t)k_tc * hdp; }
-  __host__ __device__ size_t p_off() const { return v_off() + (size_t)k_tc * hdvp; }
-  __host__ __device__ size_t floats() const { return p_off() + (size_t)k_tq * (k_tc + 1); }
-};
+// instead of once per token. Thread (q, part) of the 128 keeps a quarter of token q's query in
+// registers (values 4 i .. 4 i + 3 for i = part, part + 4, ...: the four threads of a token read
+// one 64-byte run of a key), computes its partial scores with the cells of a tile and sums them
+// with the other quarters' by two shuffles, so that each thread holds the token's scores, softmax
+// state and weights, and accumulates the same quarter of the output. Only the tile's keys, values
+// and masks sit in shared memory (41 KiB for head size 128). Tiles whose cells are masked for every
+// token of the block are skipped whole (the causal tail of a prompt). Needs hd and hd_v multiples
+// of 4 and 16-byte (f32) or 8-byte (f16) aligned rows.
+constexpr int k_tc = 32, k_tthreads = 128;
 
 template <bool KF16>
 __device__ __forceinline__ float4 load4(const uint8_t* row, int d) {
@@ -236,123 +229,115 @@ __device__ __forceinline__ float4 load4(const uint8_t* row, int d) {
   }
 }
 
-// NV: float4 chunks of output values per thread (hd_v / 16 rounded up).
-template <bool KF16, int NV>
-__global__ void __launch_bounds__(k_tthreads) k_attention_tiles(attn_args a) {
+__device__ __forceinline__ void fma4(float4& acc, float p, const float4& v) {
+  acc.x += p * v.x;
+  acc.y += p * v.y;
+  acc.z += p * v.z;
+  acc.w += p * v.w;
+}
+
+// NQ: float4 chunks of a query (and output) row per thread (the largest head size / 16).
+template <bool KF16, int NQ>
+__global__ void __launch_bounds__(k_tthreads, NQ <= 8 ? 4 : 2) k_attention_tiles(attn_args a) {
   pdl_enter();
+  constexpr int tq = 32;
   extern __shared__ __align__(16) float sm[];
   const int hd = (int)a.q.ne[0], hd_v = (int)a.v.ne[0];
-  const attn_tile_layout L{hd + 4, hd_v + 4};
-  float* qs = sm + L.q_off();
-  float* ks = sm + L.k_off();
-  float* vs = sm + L.v_off();
-  float* ps = sm + L.p_off();
+  const int hd4 = hd / 4, hdv4 = hd_v / 4, row4 = NQ * 4;  // float4s per shared row
+  float4* ks = reinterpret_cast<float4*>(sm);
+  float4* vs = ks + k_tc * row4;
+  // the tiles' masks, [tq][k_tc + 1], in two buffers (a tile's is written while slower threads may
+  // still read the previous one's)
+  float* ms2 = reinterpret_cast<float*>(vs + k_tc * row4);
   const int h = blockIdx.x, kh = h / a.group;
-  const int64_t t0 = (int64_t)blockIdx.y * k_tq, n_tok = a.q.ne[2], n_kv = a.k.ne[2];
+  const int64_t t0 = (int64_t)blockIdx.y * tq, n_tok = a.q.ne[2], n_kv = a.k.ne[2];
   const int tid = threadIdx.x, q = tid / 4, part = tid % 4;
   const int64_t t = t0 + q;
   const bool live = t < n_tok;
-  for (int i = tid; i < k_tq * hd; i += k_tthreads) {
-    const int qq = i / hd, d = i % hd;
-    qs[qq * L.hdp + d] = t0 + qq < n_tok ? *reinterpret_cast<const float*>(a.q.data + h * a.q.nb[1] + (t0 + qq) * a.q.nb[2] + 4 * d) : 0.0f;
+  float4 qv[NQ], acc[NQ];
+#pragma unroll
+  for (int r = 0; r < NQ; ++r) {
+    const int i = 4 * r + part;
+    qv[r] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (live && i < hd4) {
+      const float* qp = reinterpret_cast<const float*>(a.q.data + h * a.q.nb[1] + t * a.q.nb[2]) + 4 * i;
+      qv[r] = make_float4(qp[0], qp[1], qp[2], qp[3]);
+    }
+    acc[r] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   }
-  const float* mrow = live ? reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1]) : nullptr;
   float m = -INFINITY, l = 0.0f;
-  float4 acc[NV];
-#pragma unroll
-  for (int r = 0; r < NV; ++r) acc[r] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-  const int hd4 = hd / 4, hdv4 = hd_v / 4;
   for (int64_t c0 = 0; c0 < n_kv; c0 += k_tc) {
-    float mv[k_tc / 4];
+    float* ms = ms2 + ((c0 / k_tc) & 1) * tq * (k_tc + 1);
     bool any = false;
-#pragma unroll
-    for (int k = 0; k < k_tc / 4; ++k) {
-      const int64_t j = c0 + part + 4 * k;
-      mv[k] = live && j < n_kv ? mrow[j] : -INFINITY;
-      any |= mv[k] != -INFINITY;
+    for (int e = tid; e < tq * k_tc; e += k_tthreads) {  // the tile's mask, one (token, cell) per item
+      const int qq = e / k_tc, c = e % k_tc;
+      const int64_t j = c0 + c;
+      const float mv = t0 + qq < n_tok && j < n_kv ? reinterpret_cast<const float*>(a.mask.data + (t0 + qq) * a.mask.nb[1])[j] : -INFINITY;
+      ms[qq * (k_tc + 1) + c] = mv;
+      any |= mv != -INFINITY;
     }
     if (!__syncthreads_or(any)) continue;  // also: every thread is done with the previous tile
-    for (int i = tid; i < k_tc * hd4; i += k_tthreads) {
-      const int c = i / hd4, d = 4 * (i % hd4);
+    for (int e = tid; e < k_tc * row4; e += k_tthreads) {
+      const int c = e / row4, i = e % row4;
       const int64_t j = c0 + c;
-      const float4 v4 = j < n_kv ? load4<KF16>(a.k.data + kh * a.k.nb[1] + j * a.k.nb[2], d) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      *reinterpret_cast<float4*>(ks + c * L.hdp + d) = v4;
-    }
-    for (int i = tid; i < k_tc * hdv4; i += k_tthreads) {
-      const int c = i / hdv4, d = 4 * (i % hdv4);
-      const int64_t j = c0 + c;
-      const float4 v4 = j < n_kv ? load4<KF16>(a.v.data + kh * a.v.nb[1] + j * a.v.nb[2], d) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      *reinterpret_cast<float4*>(vs + c * L.hdvp + d) = v4;
+      const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      ks[e] = j < n_kv && i < hd4 ? load4<KF16>(a.k.data + kh * a.k.nb[1] + j * a.k.nb[2], 4 * i) : zero;
+      vs[e] = j < n_kv && i < hdv4 ? load4<KF16>(a.v.data + kh * a.v.nb[1] + j * a.v.nb[2], 4 * i) : zero;
     }
     __syncthreads();
-    float s[k_tc / 4];
+    // in halves of the tile, each with its own softmax update (16 scores in registers, not 32)
+    for (int c1 = 0; c1 < k_tc; c1 += k_tc / 2) {
+      float s[k_tc / 2];
+      float mt = -INFINITY;
 #pragma unroll
-    for (int k = 0; k < k_tc / 4; ++k) s[k] = 0.0f;
-    for (int d = 0; d < hd; d += 4) {
-      const float4 qv = *reinterpret_cast<const float4*>(qs + q * L.hdp + d);
+      for (int c = 0; c < k_tc / 2; ++c) {
+        float x = 0.0f;
 #pragma unroll
-      for (int k = 0; k < k_tc / 4; ++k) {
-        const float4 kv = *reinterpret_cast<const float4*>(ks + (part + 4 * k) * L.hdp + d);
-        s[k] += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
-      }
-    }
-    float mt = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < k_tc / 4; ++k) {
-      float x = s[k] * a.scale;
-      if (a.cap > 0.0f) x = a.cap * tanhf(x / a.cap);
-      s[k] = mv[k] == -INFINITY ? -INFINITY : x + mv[k];
-      mt = fmaxf(mt, s[k]);
-    }
-    mt = fmaxf(mt, shfl_xor(mt, 1));
-    mt = fmaxf(mt, shfl_xor(mt, 2));
-    const float m_new = fmaxf(m, mt);
-    const float corr = m_new == -INFINITY ? 1.0f : expf(m - m_new);
-    float ls = 0.0f;
-#pragma unroll
-    for (int k = 0; k < k_tc / 4; ++k) {
-      const float p = s[k] == -INFINITY ? 0.0f : expf(s[k] - m_new);
-      ps[q * (k_tc + 1) + part + 4 * k] = p;
-      ls += p;
-    }
-    ls += shfl_xor(ls, 1);
-    ls += shfl_xor(ls, 2);
-    l = l * corr + ls;
-    m = m_new;
-    warp_sync();  // the token's four threads wrote its row of ps
-#pragma unroll
-    for (int r = 0; r < NV; ++r) {
-      acc[r].x *= corr;
-      acc[r].y *= corr;
-      acc[r].z *= corr;
-      acc[r].w *= corr;
-    }
-    for (int c = 0; c < k_tc; ++c) {
-      const float p = ps[q * (k_tc + 1) + c];
-#pragma unroll
-      for (int r = 0; r < NV; ++r) {
-        const int d = 4 * part + 16 * r;
-        if (d < hd_v) {
-          const float4 vv = *reinterpret_cast<const float4*>(vs + c * L.hdvp + d);
-          acc[r].x += p * vv.x;
-          acc[r].y += p * vv.y;
-          acc[r].z += p * vv.z;
-          acc[r].w += p * vv.w;
+        for (int r = 0; r < NQ; ++r) {
+          const float4 kv = ks[(c1 + c) * row4 + 4 * r + part];
+          x += qv[r].x * kv.x + qv[r].y * kv.y + qv[r].z * kv.z + qv[r].w * kv.w;
         }
+        x += shfl_xor(x, 1);
+        x += shfl_xor(x, 2);
+        x *= a.scale;
+        if (a.cap > 0.0f) x = a.cap * tanhf(x / a.cap);
+        const float mv = ms[q * (k_tc + 1) + c1 + c];
+        s[c] = mv == -INFINITY ? -INFINITY : x + mv;
+        mt = fmaxf(mt, s[c]);
       }
+      const float m_new = fmaxf(m, mt);
+      if (m_new == -INFINITY) continue;  // nothing visible to this token yet
+      const float corr = expf(m - m_new);  // 0 while m = -inf
+#pragma unroll
+      for (int r = 0; r < NQ; ++r) {
+        acc[r].x *= corr;
+        acc[r].y *= corr;
+        acc[r].z *= corr;
+        acc[r].w *= corr;
+      }
+      float ls = 0.0f;
+#pragma unroll
+      for (int c = 0; c < k_tc / 2; ++c) {
+        const float p = s[c] == -INFINITY ? 0.0f : expf(s[c] - m_new);
+        ls += p;
+#pragma unroll
+        for (int r = 0; r < NQ; ++r) fma4(acc[r], p, vs[(c1 + c) * row4 + 4 * r + part]);
+      }
+      l = l * corr + ls;
+      m = m_new;
     }
   }
   if (!live) return;
   const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a fully masked row gives zeros
   float* out = reinterpret_cast<float*>(a.dst.data + h * a.dst.nb[1] + t * a.dst.nb[2]);
 #pragma unroll
-  for (int r = 0; r < NV; ++r) {
-    const int d = 4 * part + 16 * r;
-    if (d < hd_v) {
-      out[d] = acc[r].x * inv;
-      out[d + 1] = acc[r].y * inv;
-      out[d + 2] = acc[r].z * inv;
-      out[d + 3] = acc[r].w * inv;
+  for (int r = 0; r < NQ; ++r) {
+    const int i = 4 * r + part;
+    if (i < hdv4) {
+      out[4 * i] = acc[r].x * inv;
+      out[4 * i + 1] = acc[r].y * inv;
+      out[4 * i + 2] = acc[r].z * inv;
+      out[4 * i + 3] = acc[r].w * inv;
     }
   }
 }
@@ -419,18 +404,20 @@ bool run_attention_tiles(const tensor& dst, const attn_args& a, gpuStream_t s) {
     return reinterpret_cast<uintptr_t>(t.data) % align == 0 && (int64_t)t.nb[1] % align == 0 && (int64_t)t.nb[2] % align == 0;
   };
   if (!tiles_enabled() || a.q.ne[2] < 16 || hd % 4 != 0 || hd_v % 4 != 0 || !aligned(k) || !aligned(v) || a.q.ne[3] != 1) return false;
-  const attn_tile_layout L{(int)hd + 4, (int)hd_v + 4};
-  const int bytes = (int)(L.floats() * sizeof(float));
+  const int64_t hd_max = std::max(hd, hd_v);
+  const int nq = hd_max <= 64 ? 4 : hd_max <= 128 ? 8 : 16;
+  // keys and values (rows of 4 nq float4s), two masks of 32 x (k_tc + 1)
+  const int bytes = (int)((size_t)2 * k_tc * (4 * nq) * sizeof(float4) + (size_t)2 * 32 * (k_tc + 1) * sizeof(float));
   if (bytes > device_shared_bytes()) return false;
-  const dim3 grid((unsigned)a.q.ne[1], (unsigned)((a.q.ne[2] + k_tq - 1) / k_tq));
-  auto go = [&]<int NV>() {
-    auto* kernel = f16 ? k_attention_tiles<true, NV> : k_attention_tiles<false, NV>;
+  const dim3 grid((unsigned)a.q.ne[1], (unsigned)((a.q.ne[2] + 31) / 32));
+  auto go = [&]<int NQ>() {
+    auto* kernel = f16 ? k_attention_tiles<true, NQ> : k_attention_tiles<false, NQ>;
     if (bytes > 48 * 1024 && !gpuAllowSharedBytes(reinterpret_cast<const void*>(kernel), bytes)) return false;
     launch(kernel, grid, k_tthreads, (size_t)bytes, s, a);
     return true;
   };
-  if (hd_v <= 64) return go.template operator()<4>();
-  if (hd_v <= 128) return go.template operator()<8>();
+  if (nq == 4) return go.template operator()<4>();
+  if (nq == 8) return go.template operator()<8>();
   return go.template operator()<16>();
 }
 
