@@ -23,6 +23,31 @@ struct alignas(16) a8_256 {
 };
 static_assert(sizeof(a8_32) == 36 && sizeof(a8_256) == 304);
 
+// Asynchronous 16-byte copies global -> shared (sm_80 and later): the next chunk of weights (or
+// activations) streams in while the current one is computed, without passing through registers.
+// On HIP a plain copy stands in (the asynchronous variant is never launched there).
+template <int = 0>  // a template: hipcc would warn about the unused function
+__device__ __forceinline__ void copy16_async(int4* smem, const int4* gmem) {
+#if defined(HEARTH_GPU_HIP)
+  *smem = *gmem;
+#else
+  const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+#endif
+}
+template <int = 0>  // a template: hipcc would warn about the unused function
+__device__ __forceinline__ void copy_async_commit() {
+#if !defined(HEARTH_GPU_HIP)
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int = 0>  // a template: hipcc would warn about the unused function
+__device__ __forceinline__ void copy_async_wait_all_but_last() {
+#if !defined(HEARTH_GPU_HIP)
+  asm volatile("cp.async.wait_group 1;\n" ::);
+#endif
+}
+
 __device__ __forceinline__ int ld4(const int8_t* p) { return *reinterpret_cast<const int*>(p); }
 __device__ __forceinline__ int4 ld16(const void* p) { return *reinterpret_cast<const int4*>(p); }
 constexpr int k_ones = 0x01010101;

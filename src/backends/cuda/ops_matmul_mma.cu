@@ -192,11 +192,11 @@ template <dtype T, int KS> struct mma_step {
 // A block's shared memory for a 64 x BN tile (dynamic: more than the 48 KiB of static shared
 // memory). The int8 rows come first, so that they are 16-byte aligned; arrays a type does not use
 // keep one element.
-template <dtype T, int BN, int KS> struct mma_smem {
+template <dtype T, int BN, int KS, bool PIPE> struct mma_smem {
   using st = mma_step<T, KS>;
   static constexpr int G = st::groups, B = st::blocks;
-  int8_t ws[k_bm * st::row];  // weights, unpacked to int8
-  int8_t as[BN * st::row];    // activations
+  int8_t ws[k_bm * st::row];                // weights, unpacked to int8
+  int8_t as[PIPE ? 2 : 1][BN * st::row];    // activations (PIPE: this step's and the next one's)
   int8_t wsc[k_bm][G];        // integer sub-block scales
   int8_t wmn[st::mins ? k_bm : 1][G];  // integer sub-block mins (k-quants with mins)
   float wd[k_bm][B], wm[k_bm][B];
@@ -206,10 +206,12 @@ template <dtype T, int BN, int KS> struct mma_smem {
 };
 
 // BN: the tile's columns (64 or 128); 2 x BN / 32 warps, each computing a 32 x 32 part. KS: values
-// of K per step (256, or 512 for Q4_K / Q5_K: twice the loads in flight per barrier). At most
+// of K per step (256, or 512 for Q4_K / Q5_K: twice the loads in flight per barrier). PIPE (q8_K
+// activations only, whose blocks are 16-byte aligned): the next step's activations are copied into
+// a second buffer asynchronously while the current step runs. At most
 // 128 registers per thread, so that two blocks of 256 threads fit a multiprocessor (Q2_K, whose
 // unpacking needs more, spills otherwise).
-template <dtype T, int BN, int KS>
+template <dtype T, int BN, int KS, bool PIPE = false>
 __global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul_mat_mma(mm_args p) {
   pdl_enter();
   using tr = tc<T>;
@@ -220,7 +222,8 @@ __global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul
   constexpr int kg = tr::kg, n_groups = st::groups, n_blk = st::blocks, k_row = st::row;  // per step
   constexpr int k_threads = 2 * BN;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  auto& S = *reinterpret_cast<mma_smem<T, BN, KS>*>(smem_raw);
+  auto& S = *reinterpret_cast<mma_smem<T, BN, KS, PIPE>*>(smem_raw);
+  static_assert(!PIPE || k256, "asynchronous staging needs 16-byte aligned activation blocks");
   constexpr bool pair_mins = st::pair_mins;
 
   const int tid = threadIdx.x, lane = tid % warp, wid = tid / warp;
@@ -231,9 +234,25 @@ __global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul
   const uint8_t* a_base = p.a + (i2 / p.r2) * p.a_nb2 + (i3 / p.r3) * p.a_nb3;
   const uint8_t* y_base = p.act + (int64_t)blockIdx.z * p.N * p.act_rb;
 
+  // a q8_K step's int8 values into buffer buf, 16 bytes per copy
+  auto stage_q8k = [&](int64_t kb, int buf) {
+    for (int i = tid; i < BN * (KS / 16); i += k_threads) {
+      const int c = i / (KS / 16), w = i % (KS / 16);
+      const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + w / 16;
+      int4* dst = reinterpret_cast<int4*>(S.as[buf] + c * k_row) + w;
+      const int4* src = reinterpret_cast<const int4*>(y->qs) + w % 16;
+      if constexpr (PIPE) copy16_async(dst, src);
+      else *dst = *src;
+    }
+  };
+  if constexpr (PIPE) {
+    stage_q8k(0, 0);
+    copy_async_commit();
+  }
   float acc[2][4][4] = {};
   int isum[2][4][4] = {};
-  for (int64_t kb = 0; kb < p.n_blocks; kb += n_blk) {
+  for (int64_t kb = 0, step = 0; kb < p.n_blocks; kb += n_blk, ++step) {
+    const int8_t* as = S.as[PIPE ? step & 1 : 0];
     __syncthreads();
     // Weights: one (row, sub-block) per thread and step.
     for (int i = tid; i < k_bm * n_groups; i += k_threads) {
@@ -254,18 +273,18 @@ __global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul
     }
     // Activations: the int8 values (a q8_K block's 256 in 16-byte words, q8_0 / q8_1 blocks' in
     // 4-byte words), then the scales (and sums) per block.
-    if constexpr (k256) {
-      for (int i = tid; i < BN * (KS / 16); i += k_threads) {
-        const int c = i / (KS / 16), w = i % (KS / 16);
-        const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + w / 16;
-        reinterpret_cast<int4*>(S.as + c * k_row)[w] = reinterpret_cast<const int4*>(y->qs)[w % 16];
-      }
+    if constexpr (PIPE) {
+      if (kb + n_blk < p.n_blocks) stage_q8k(kb + n_blk, (int)((step + 1) & 1));
+      copy_async_commit();  // (an empty group on the last step)
+      copy_async_wait_all_but_last();  // this step's copies have landed
+    } else if constexpr (k256) {
+      stage_q8k(kb, 0);
     } else {
       for (int i = tid; i < BN * n_blk; i += k_threads) {  // one (column, block of 32) per item
         const int c = i / n_blk, blk = i % n_blk;
         const A* y = reinterpret_cast<const A*>(y_base + min(n0 + c, p.N - 1) * p.act_rb) + kb + blk;
         const int* q = reinterpret_cast<const int*>(y->qs);
-        int4* dst = reinterpret_cast<int4*>(S.as + c * k_row + 32 * blk);
+        int4* dst = reinterpret_cast<int4*>(S.as[0] + c * k_row + 32 * blk);
         dst[0] = make_int4(q[0], q[1], q[2], q[3]);
         dst[1] = make_int4(q[4], q[5], q[6], q[7]);
       }
@@ -308,7 +327,7 @@ __global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul
       }
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const int8_t* c0 = S.as + (wc + 8 * j + g) * k_row + gs * kg + 4 * t;
+        const int8_t* c0 = as + (wc + 8 * j + g) * k_row + gs * kg + 4 * t;
         bf[j][0] = *reinterpret_cast<const int*>(c0);
         if constexpr (kg == 32) bf[j][1] = *reinterpret_cast<const int*>(c0 + 16);
       }
@@ -396,11 +415,20 @@ int step_values() {
   return ks;
 }
 
-template <dtype T, int BN, int KS> void launch_mma(const mm_args& p, dim3 grid, gpuStream_t s) {
-  constexpr size_t bytes = sizeof(mma_smem<T, BN, KS>);
-  static const bool sized = gpuAllowSharedBytes(reinterpret_cast<const void*>(k_mul_mat_mma<T, BN, KS>), (int)bytes);
+// HEARTH_CUDA_MMA_PIPE=0: the other 256-value block types (Q6_K, Q3_K, IQ4_XS) without the
+// asynchronous staging of the next step's activations; =1: Q4_K / Q5_K with it too, in steps of 256
+// instead of 512 (comparisons). H200, 8B Q4_K_M pp512 (docs/device-runs/prompt-steps.txt): Q6_K
+// products 292 -> 259 us with it, Q4_K 249 us in steps of 512 against 278 with it.
+int pipe_mode() {
+  static const int mode = env_is("HEARTH_CUDA_MMA_PIPE", "0") ? 0 : env_is("HEARTH_CUDA_MMA_PIPE", "1") ? 1 : 2;
+  return mode;
+}
+
+template <dtype T, int BN, int KS, bool PIPE = false> void launch_mma(const mm_args& p, dim3 grid, gpuStream_t s) {
+  constexpr size_t bytes = sizeof(mma_smem<T, BN, KS, PIPE>);
+  static const bool sized = gpuAllowSharedBytes(reinterpret_cast<const void*>(k_mul_mat_mma<T, BN, KS, PIPE>), (int)bytes);
   (void)sized;
-  launch(k_mul_mat_mma<T, BN, KS>, grid, 2 * BN, bytes, s, p);
+  launch(k_mul_mat_mma<T, BN, KS, PIPE>, grid, 2 * BN, bytes, s, p);
 }
 
 }  // namespace
@@ -415,12 +443,18 @@ bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   bool launched = false;
   dispatch_type(a.type, [&]<dtype T>() {
     if constexpr (has_tc<T>()) {
+      launched = true;
+      if constexpr (tc<T>::qk == 256 && T != dtype::q2_k) {
+        const bool min_blocks = T == dtype::q4_k || T == dtype::q5_k;
+        if (bn == 128 && (pipe_mode() == 1 || (pipe_mode() == 2 && !min_blocks))) return launch_mma<T, 128, 256, true>(p, grid, s);
+      }
       // Steps of 512 for Q4_K / Q5_K only: on the H200 they took Q4_K products from 277 to 254 us per
       // 512-token product, but Q6_K's from 292 to 314 (docs/device-runs/prompt-steps.txt).
-      if (bn == 128 && ks512 && (T == dtype::q4_k || T == dtype::q5_k)) launch_mma<T, 128, 512>(p, grid, s);
-      else if (bn == 128) launch_mma<T, 128, 256>(p, grid, s);
+      if constexpr (T == dtype::q4_k || T == dtype::q5_k) {
+        if (bn == 128 && ks512) return launch_mma<T, 128, 512>(p, grid, s);
+      }
+      if (bn == 128) launch_mma<T, 128, 256>(p, grid, s);
       else launch_mma<T, 64, 256>(p, grid, s);
-      launched = true;
     }
   });
   return launched;

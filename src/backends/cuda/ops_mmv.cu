@@ -41,31 +41,6 @@ template <dtype T, int CHM> __host__ __device__ constexpr int mmv_per_lane() {
   return ((mmv_chunk<T, CHM>() * (int)sizeof(typename mm<T>::wblock) + 15) / 16 + 1 + warp - 1) / warp;
 }
 
-// Asynchronous 16-byte copies global -> shared (sm_80 and later): the weights of the next chunk
-// stream in while the current one is computed, without passing through registers. On HIP a plain
-// copy stands in (the asynchronous variant is never launched there).
-template <int = 0>  // a template: hipcc would warn about the unused function
-__device__ __forceinline__ void copy16_async(int4* smem, const int4* gmem) {
-#if defined(HEARTH_GPU_HIP)
-  *smem = *gmem;
-#else
-  const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
-#endif
-}
-template <int = 0>  // a template: hipcc would warn about the unused function
-__device__ __forceinline__ void copy_async_commit() {
-#if !defined(HEARTH_GPU_HIP)
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-template <int = 0>  // a template: hipcc would warn about the unused function
-__device__ __forceinline__ void copy_async_wait_all_but_last() {
-#if !defined(HEARTH_GPU_HIP)
-  asm volatile("cp.async.wait_group 1;\n" ::);
-#endif
-}
-
 // The lanes' share of the dot products of one staged chunk of nb blocks.
 template <dtype T, int CH>
 __device__ __forceinline__ float chunk_dot(const typename mm<T>::wblock* xs, const typename mm<T>::ablock* y, int nb, int lane) {
