@@ -1,8 +1,11 @@
-// Fused attention over the KV cache (f32 or f16 storage): one block per (query head, token); its
-// warps stride over the cache cells with an online softmax, then merge their partial sums. Masked
-// cells (-inf) are skipped entirely, so a fully masked row gives zeros as in the reference. For the
-// product that reads its output (token generation) it may also round that output to the product's
-// activation format, which saves the product's rounding kernel.
+// Fused attention over the KV cache (f32 or f16 storage), three kernels:
+// - a few tokens (generation): one block per (query head, token); its warps stride over the cache
+//   cells with an online softmax, then merge their partial sums. Over a long cache the cells are
+//   split into chunks, each a block, whose states a second kernel merges (flash decoding).
+// - prompts: one block per (query head, 32 tokens) streaming the cache through shared memory.
+// Masked cells (-inf) are skipped, so a fully masked row gives zeros as in the reference. For the
+// product that reads its output (token generation) the attention may also round that output to the
+// product's activation format, which saves the product's rounding kernel.
 #include <algorithm>
 
 #include "backends/cuda/mmv.cuh"
