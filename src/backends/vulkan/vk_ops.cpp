@@ -81,36 +81,30 @@ bool wide_matvec(const tensor& a) {
   return addr % align == 0 && a.nb[1] % align == 0 && a.nb[2] % align == 0 && a.nb[3] % align == 0;
 }
 
+// Whether t's data and its row and plane strides are multiples of a bytes.
+bool rows_aligned(const tensor& t, uint64_t a) {
+  return (uint64_t)reinterpret_cast<uintptr_t>(t.data) % a == 0 && t.nb[1] % a == 0 && t.nb[2] % a == 0;
+}
+// Whether an attention node's key and value rows can be read 4 elements at a time (head sizes
+// multiples of 4, rows aligned to 4 elements).
+bool kv_loads4(const tensor& n) {
+  const tensor& q = *n.src[0];
+  const tensor& k = *n.src[1];
+  const tensor& v = *n.src[2];
+  return q.ne[0] % 4 == 0 && v.ne[0] % 4 == 0 && rows_aligned(k, k.type == dtype::f16 ? 8 : 16) && rows_aligned(v, v.type == dtype::f16 ? 8 : 16);
+}
 // Whether an attention node takes the split-KV kernel (few tokens: their heads alone would leave
 // most of the GPU idle), which loads 4 elements at a time.
 bool split_attention(const tensor& n) {
-  const tensor& q = *n.src[0];
-  const tensor& k = *n.src[1];
-  const tensor& v = *n.src[2];
-  auto aligned = [](const tensor& t, uint64_t a) {
-    return (uint64_t)reinterpret_cast<uintptr_t>(t.data) % a == 0 && t.nb[1] % a == 0 && t.nb[2] % a == 0;
-  };
-  return q.ne[2] <= 8 && q.ne[0] % 4 == 0 && v.ne[0] % 4 == 0 && aligned(q, 16) && aligned(n, 16) &&
-         aligned(k, k.type == dtype::f16 ? 8 : 16) && aligned(v, v.type == dtype::f16 ? 8 : 16);
+  return n.src[0]->ne[2] <= 8 && kv_loads4(n) && rows_aligned(*n.src[0], 16) && rows_aligned(n, 16);
 }
 // The token-tile shader for a prompt's attention (more tokens than split_attention takes), or
-// nullptr: needs head sizes that are multiples of 4 up to 256, aligned key and value rows, and
-// subgroup quads (HEARTH_VK_ATTN_TILES=0: never, for comparisons).
+// nullptr: needs head sizes up to 256, kv_loads4 and subgroup quads (HEARTH_VK_ATTN_TILES=0: never,
+// for comparisons).
 const char* tile_attention(const device_info& info, const tensor& n) {
-  static const bool on = [] {
-    const char* e = std::getenv("HEARTH_VK_ATTN_TILES");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  const tensor& q = *n.src[0];
-  const tensor& k = *n.src[1];
-  const tensor& v = *n.src[2];
-  auto aligned = [](const tensor& t, uint64_t a) {
-    return (uint64_t)reinterpret_cast<uintptr_t>(t.data) % a == 0 && t.nb[1] % a == 0 && t.nb[2] % a == 0;
-  };
-  if (!on || !info.quad || q.ne[2] <= 8 || q.ne[0] % 4 != 0 || v.ne[0] % 4 != 0 || !aligned(k, k.type == dtype::f16 ? 8 : 16) ||
-      !aligned(v, v.type == dtype::f16 ? 8 : 16))
-    return nullptr;
-  const int64_t hd = std::max(q.ne[0], v.ne[0]);
+  static const bool on = env_on("HEARTH_VK_ATTN_TILES");
+  if (!on || !info.quad || n.src[0]->ne[2] <= 8 || !kv_loads4(n)) return nullptr;
+  const int64_t hd = std::max(n.src[0]->ne[0], n.src[2]->ne[0]);
   return hd <= 128 ? "attention_tiles_128" : hd <= 256 ? "attention_tiles_256" : nullptr;
 }
 uint32_t attention_chunks(const tensor& n) { return (uint32_t)((n.src[1]->ne[2] + 127) / 128); }
@@ -1322,7 +1316,7 @@ class vk_stream final : public stream {
       // thread); HEARTH_VK_Q4K_WIDE=0 picks the previous one (16 bytes, 4 rows) to compare. On the
       // H200 (docs/device-runs/vulkan-mmv.txt) 14336 x 4096: 30.3 -> 25.5 us per product, 8B Q4_K_M
       // tg128 +3.7%.
-      static const bool q4k_narrow = std::getenv("HEARTH_VK_Q4K_WIDE") && std::string(std::getenv("HEARTH_VK_Q4K_WIDE")) == "0";
+      static const bool q4k_narrow = !env_on("HEARTH_VK_Q4K_WIDE");
       const bool q4k_plain = !ep && A.type == dtype::q4_k;
       const std::string name = q4k_plain && q4k_narrow ? "matvec_dp16_q4_k" : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t;
       const uint32_t rows = q4k_plain && !q4k_narrow ? 2 : 4;
