@@ -2,10 +2,6 @@
 // capability 9.0 or later whose kernels in this module were compiled for sm_90 or later (the
 // griddepcontrol instructions exist only there), unless HEARTH_GPU_PDL=0 (decided once per device),
 // and while the calling thread's stream allows it (pdl_allow).
-#include <array>
-#include <atomic>
-#include <cstdlib>
-
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/ops.h"
 
@@ -14,6 +10,17 @@ namespace hearth::gpu {
 #if !defined(HEARTH_GPU_HIP)
 namespace {
 __global__ void k_arch_probe() {}
+
+// 1 when device dev runs this module's griddepcontrol instructions (a GPU of compute capability 9.0
+// or later, kernels compiled for sm_90 or later), 2 otherwise.
+int pdl_supported(int dev) {
+  int major = 0;
+  cudaFuncAttributes fa{};
+  const bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+                  cudaFuncGetAttributes(&fa, k_arch_probe) == cudaSuccess;
+  if (!ok) (void)cudaGetLastError();
+  return ok && major >= 9 && fa.binaryVersion >= 90 ? 1 : 2;
+}
 }  // namespace
 #endif
 
@@ -28,28 +35,8 @@ bool pdl_active() {
   return false;
 #else
   if (!t_allowed) return false;
-  static const bool allowed = [] {
-    const char* e = std::getenv("HEARTH_GPU_PDL");
-    return !(e && *e == '0');
-  }();
-  if (!allowed) return false;
-  static std::array<std::atomic<int>, 64> known{};  // 0 not yet asked, 1 yes, 2 no
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= (int)known.size()) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  int v = known[(size_t)dev].load(std::memory_order_relaxed);
-  if (v == 0) {
-    int major = 0;
-    cudaFuncAttributes fa{};
-    const bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-                    cudaFuncGetAttributes(&fa, k_arch_probe) == cudaSuccess;
-    if (!ok) (void)cudaGetLastError();
-    v = ok && major >= 9 && fa.binaryVersion >= 90 ? 1 : 2;
-    known[(size_t)dev].store(v, std::memory_order_relaxed);
-  }
-  return v == 1;
+  static const bool allowed = !env_is("HEARTH_GPU_PDL", "0");
+  return allowed && per_device<pdl_supported>(2) == 1;
 #endif
 }
 

@@ -2,6 +2,8 @@
 // Each launches its kernels on the given stream; nothing here allocates or synchronizes, so a
 // whole graph can be captured into one CUDA/HIP graph.
 #pragma once
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +19,23 @@ namespace hearth::gpu {
 inline bool env_is(const char* name, const char* value) {
   const char* e = std::getenv(name);
   return e && std::strcmp(e, value) == 0;
+}
+
+// read(dev) for the current device, computed once per device (read must not return 0); fallback
+// when there is no current device.
+template <int (*Read)(int)> int per_device(int fallback) {
+  static std::array<std::atomic<int>, 64> known{};  // 0: not read yet
+  int dev = 0;
+  if (gpuGetDevice(&dev) != gpuSuccess || dev < 0 || dev >= (int)known.size()) {
+    (void)gpuGetLastError();
+    return fallback;
+  }
+  int v = known[(size_t)dev].load(std::memory_order_relaxed);
+  if (v == 0) {
+    v = Read(dev);
+    known[(size_t)dev].store(v, std::memory_order_relaxed);
+  }
+  return v;
 }
 
 // Device scratch for one node (activations rounded to the weights' dot type), 0 if none.

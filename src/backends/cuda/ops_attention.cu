@@ -387,14 +387,8 @@ bool tiles_enabled() {
   return on;
 }
 
-// Shared memory a block of the current device may use (cached per device).
-int device_shared_bytes() {
-  static int bytes[64] = {};
-  int dev = 0;
-  if (gpuGetDevice(&dev) != gpuSuccess || dev < 0 || dev >= 64) return 48 * 1024;
-  if (!bytes[dev]) bytes[dev] = std::max(gpuMaxSharedBytes(dev), 48 * 1024);
-  return bytes[dev];
-}
+// Shared memory a block of device dev may use.
+int shared_bytes_of(int dev) { return std::max(gpuMaxSharedBytes(dev), 48 * 1024); }
 
 // The token-tile kernel for a prompt's attention (16 tokens or more), when its shapes allow it;
 // false leaves it to the per-token kernel.
@@ -411,7 +405,7 @@ bool run_attention_tiles(const tensor& dst, const attn_args& a, gpuStream_t s) {
   const int nq = hd_max <= 64 ? 4 : hd_max <= 128 ? 8 : 16;
   // keys and values (rows of 4 nq float4s), two masks of 32 x (k_tc + 1)
   const int bytes = (int)((size_t)2 * k_tc * (4 * nq) * sizeof(float4) + (size_t)2 * 32 * (k_tc + 1) * sizeof(float));
-  if (bytes > device_shared_bytes()) return false;
+  if (bytes > per_device<shared_bytes_of>(48 * 1024)) return false;
   const dim3 grid((unsigned)a.q.ne[1], (unsigned)((a.q.ne[2] + 31) / 32));
   auto go = [&]<int NQ>() {
     auto* kernel = f16 ? k_attention_tiles<true, NQ> : k_attention_tiles<false, NQ>;

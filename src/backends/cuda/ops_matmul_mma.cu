@@ -388,13 +388,10 @@ __global__ void __launch_bounds__(2 * BN, T == dtype::q2_k ? 1 : 256 / BN) k_mul
       }
 }
 
-// Compute capability major of the current device (cached per device).
-int device_major() {
-  static int major[64] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
-  if (!major[dev]) (void)cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev);
-  return major[dev];
+// Compute capability major of device dev (-1 when it cannot be read).
+int major_of(int dev) {
+  int major = 0;
+  return cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major > 0 ? major : -1;
 }
 
 bool mma_enabled() {
@@ -436,7 +433,7 @@ template <dtype T, int BN, int KS, bool PIPE = false> void launch_mma(const mm_a
 bool run_mul_mat_mma(const tensor& dst, const mm_args& p, gpuStream_t s) {
   const tensor& a = *dst.src[0];
   const tensor& b = *dst.src[1];
-  if (b.ne[1] < 16 || a.ne[0] % 256 != 0 || !mma_enabled() || device_major() < 8) return false;
+  if (b.ne[1] < 16 || a.ne[0] % 256 != 0 || !mma_enabled() || per_device<major_of>(0) < 8) return false;
   const bool ks512 = step_values() == 512 && a.ne[0] % 512 == 0;
   const int bn = tile_columns();
   const dim3 grid((unsigned)((p.M + k_bm - 1) / k_bm), (unsigned)((p.N + bn - 1) / bn), (unsigned)(b.ne[2] * b.ne[3]));
