@@ -367,8 +367,9 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       return;
     }
   }
-  // an attention split over a long cache keeps its chunk states in the scratch
-  if (n->op == op::attention) st.last_b = nullptr;
+  // a node other than a product that uses the scratch (an attention split over a long cache keeps
+  // its chunk states there) overwrites the rounded activations a later product could reuse
+  if (n->op != op::mul_mat && n->op != op::mul_mat_id && scratch_bytes(*n) > 0) st.last_b = nullptr;
   bool quantize = true;
   if (n->op == op::mul_mat || n->op == op::mul_mat_id) {
     const dtype t = vec_dot_type(n->src[0]->type);

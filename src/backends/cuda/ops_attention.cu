@@ -471,31 +471,31 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act
   const bool f16 = dst.src[1]->type == dtype::f16;
   const int64_t hd_v = dst.src[2]->ne[0];
   const int threads = k_warps * warp;
+  // value elements per lane: hd_v / 32 rounded up to 2, 4 or 8
+  auto with_vpl = [&](auto&& go) {
+    if (hd_v <= 64) go.template operator()<2>();
+    else if (hd_v <= 128) go.template operator()<4>();
+    else go.template operator()<8>();
+  };
   const int chunks = scratch ? attention_chunks(dst) : 1;
   if (chunks > 1) {
     float* part = reinterpret_cast<float*>(scratch + attention_part_offset(dst));
     const int64_t n_kv = dst.src[1]->ne[2], chunk = (n_kv + chunks - 1) / chunks;
     const dim3 pgrid(grid.x, grid.y, (unsigned)((n_kv + chunk - 1) / chunk));
-    auto go = [&]<int VPL>() {
+    with_vpl([&]<int VPL>() {
       if (f16) launch(k_attention_part<true, VPL>, pgrid, threads, 0, s, a, part, chunk);
       else launch(k_attention_part<false, VPL>, pgrid, threads, 0, s, a, part, chunk);
-    };
-    if (hd_v <= 64) go.template operator()<2>();
-    else if (hd_v <= 128) go.template operator()<4>();
-    else go.template operator()<8>();
+    });
     if (round) launch(k_attention_merge<true>, grid, threads, 0, s, a, (const float*)part, (int)pgrid.z);
     else launch(k_attention_merge<false>, grid, threads, 0, s, a, (const float*)part, (int)pgrid.z);
     return;
   }
-  auto go = [&]<int VPL>() {
+  with_vpl([&]<int VPL>() {
     if (f16 && round) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
     else if (f16) launch(k_attention<true, VPL, false>, grid, threads, 0, s, a);
     else if (round) launch(k_attention<false, VPL, true>, grid, threads, 0, s, a);
     else launch(k_attention<false, VPL, false>, grid, threads, 0, s, a);
-  };
-  if (hd_v <= 64) go.template operator()<2>();
-  else if (hd_v <= 128) go.template operator()<4>();
-  else go.template operator()<8>();
+  });
 }
 
 }  // namespace hearth::gpu
