@@ -16,6 +16,29 @@ namespace hearth {
 class device;
 class buffer_type;
 
+// Everything a backend's recording of a node may depend on, appended to key: op, parameters,
+// flags, and the type, shape, strides and address of the node and of its sources. Node lists with
+// equal keys record to the same commands (a CUDA graph, a Vulkan command buffer), so a backend
+// replays its last recording while the key repeats (the decode loop reuses its graph: only the
+// inputs' values change).
+inline void append_node_key(std::vector<int64_t>& key, const tensor& n) {
+  auto add = [&](const tensor* t) {
+    if (!t) {
+      key.push_back(-1);
+      return;
+    }
+    key.push_back((int64_t)(intptr_t)t->data);
+    key.push_back((int64_t)t->type);
+    for (int i = 0; i < 4; ++i) key.push_back(t->ne[i]);
+    for (int i = 0; i < 4; ++i) key.push_back((int64_t)t->nb[i]);
+  };
+  key.push_back((int64_t)n.op);
+  key.push_back((int64_t)n.flags);
+  add(&n);
+  for (const tensor* s : n.src) add(s);
+  for (int32_t p : n.p.raw) key.push_back(p);
+}
+
 enum class device_kind { cpu, gpu_discrete, gpu_integrated, gpu_software };
 const char* device_kind_name(device_kind k);
 

@@ -381,6 +381,14 @@ void scheduler::get(const tensor* t, void* dst, size_t offset, size_t n_bytes) {
   const tensor* st = t->storage();
   if (!st->buf) fail("scheduler: tensor {} has no storage", t->name);
   if (offset + n_bytes > t->nbytes()) fail("scheduler: read past the end of {}", t->name);
+  // Through the device's stream, which may hold a copy of the result in host memory already (the
+  // Vulkan stream reads a graph's small outputs back at its end).
+  const int d = dev_index(st->buf->dev());
+  if (d >= 0 && per_dev_[(size_t)d].strm) {
+    per_dev_[(size_t)d].strm->get_async(*t, dst, offset, n_bytes);
+    per_dev_[(size_t)d].strm->synchronize();
+    return;
+  }
   st->buf->get(*t, dst, offset, n_bytes);
 }
 

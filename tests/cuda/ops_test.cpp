@@ -374,6 +374,51 @@ std::vector<op_case> all_cases() {
       }
     }
   }
+  // One token's q/k/v products as the model graph orders them (products first, then the ropes and
+  // the cache stores): the products rope their own results and store keys and values into the
+  // cache in their launch (normal-mode ropes with frequency factors or yarn, values of another
+  // weight type in a launch of their own, an odd cell id past the cache: nothing stored). The
+  // fallbacks: neox ropes, and keys whose unroped result has a second reader.
+  for (dtype wt : {dtype::q4_k, dtype::q4_0}) {
+    for (const char* variant : {"", "_v6k", "_yarn", "_neox", "_kread", "_nocell"}) {
+      for (int64_t hd : {64, 128}) {
+        const std::string name = std::string("qkv_rope_store_") + dtype_name(wt) + "_hd" + std::to_string(hd) + variant;
+        v.push_back({name, [wt, hd, variant](builder& b) {
+                       const std::string var = variant;
+                       const int64_t n_head = 8, n_head_kv = 2, n_kv = 40, K = 512;
+                       const dtype kvt = hd == 128 ? dtype::f16 : dtype::f32;
+                       const int32_t cell = var == "_nocell" ? 45 : 17;
+                       tensor* pos = b.i32({1}, {17});
+                       tensor* ids = b.i32({1}, {cell});
+                       rope_params rp = test::test_rope((int)hd, var == "_neox" ? rope_mode::neox : rope_mode::normal, var == "_yarn");
+                       if (hd == 128) rp.n_rot = 96;  // a tail of each head passes through
+                       std::vector<float> ff((size_t)rp.n_rot / 2);
+                       for (size_t i = 0; i < ff.size(); ++i) ff[i] = 1.0f + 0.25f * (float)(i % 5);
+                       tensor* factors = var == "" ? b.f32({(int64_t)ff.size()}, ff) : nullptr;
+                       tensor* x = b.g.scale(b.rand(dtype::f32, {K, 1}), 1.0f, 0.0f);
+                       tensor* qp = b.g.mul_mat(b.rand(wt, {K, hd * n_head}), x);
+                       tensor* kp = b.g.mul_mat(b.rand(wt, {K, hd * n_head_kv}), x);
+                       tensor* vp = b.g.mul_mat(b.rand(var == "_v6k" ? dtype::q6_k : wt, {K, hd * n_head_kv}), x);
+                       b.g.expand(qp);
+                       b.g.expand(kp);
+                       b.g.expand(vp);
+                       tensor* q = b.g.rope(b.g.reshape(qp, {hd, n_head, 1}), pos, factors, rp);
+                       tensor* k = b.g.rope(b.g.reshape(kp, {hd, n_head_kv, 1}), pos, factors, rp);
+                       tensor* kc = b.rand(kvt, {hd * n_head_kv, n_kv});
+                       tensor* vc = b.rand(kvt, {hd * n_head_kv, n_kv});
+                       tensor* ks = b.g.set_rows(kc, b.g.reshape(k, {hd * n_head_kv, 1}), ids);
+                       tensor* vs = b.g.set_rows(vc, vp, ids);
+                       const size_t e = type_size(kvt);
+                       tensor* kv_ = b.g.view(ks, {hd, n_head_kv, n_kv}, {(size_t)hd * e, kc->nb[1]}, 0);
+                       tensor* vv_ = b.g.view(vs, {hd, n_head_kv, n_kv}, {(size_t)hd * e, vc->nb[1]}, 0);
+                       tensor* att = b.g.attention(q, kv_, vv_, b.mask(n_kv, 1, 17), 1.0f / std::sqrt((float)hd));
+                       tensor* out = b.g.mul_mat(b.rand(dtype::q8_0, {hd * n_head, 37}), b.g.reshape(att, {hd * n_head, 1}));
+                       if (var == "_kread") out = b.g.add(out, b.g.view(kp, {37, 1}, {kp->nb[1]}, 0));
+                       return out;
+                     }, 1e-9});
+      }
+    }
+  }
   // A few tokens over a long cache (split into chunks, then merged): a chunk masked for every token,
   // a fully masked row, the last cells masked; then the same followed by a product that the merge
   // rounds its output for (heads sharing a q8_K block, one head per block, q8_0).

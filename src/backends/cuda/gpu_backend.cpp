@@ -177,6 +177,7 @@ struct run_state {
   dtype last_type = dtype::f32;
   std::vector<char> done;  // nodes already run ahead of their place (grouped products)
   unsigned* counters = nullptr;  // attention_counters zeroed words (attention rounding)
+  int epi_ropes = 0, epi_stores = 0;  // ropes and cache stores the last launch took (profile labels)
 };
 
 // HEARTH_GPU_FUSE: 0 no fused kernels, 1 without the rope -> KV cache store and attention ->
@@ -221,11 +222,13 @@ void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* s
       (void)gpuEventRecord(e0, s);
     }
     const size_t i0 = i;
+    st.epi_ropes = st.epi_stores = 0;
     run_one(work, i, s, scratch, st);
     if (prof) {
       (void)gpuEventRecord(e1, s);
       std::string label = node_label(*n);
       if (i != i0) label = "fused " + label + "+" + node_label(*work[i]);
+      if (st.epi_ropes || st.epi_stores) label += fmt::format(" +{} rope +{} store", st.epi_ropes, st.epi_stores);
       prof->pending.push_back({label, {e0, e1}});
     }
   }
@@ -257,8 +260,9 @@ bool overlaps(const tensor& a, const tensor& b) {
 // apart (the graph orders q, rope q, k, rope k, ..., v): the later ones join work[i]'s launch when
 // running them early is safe, i.e. their outputs overlap nothing the nodes they skip read or write.
 // Returns the group size; the members after the first are marked done.
-int gather_products(const std::vector<const tensor*>& work, size_t i, run_state& st, const tensor* (&group)[3]) {
+int gather_products(const std::vector<const tensor*>& work, size_t i, run_state& st, const tensor* (&group)[3], size_t (&at)[3]) {
   const tensor* n = work[i];
+  at[0] = i;
   int k = 1;
   for (size_t j = i + 1; j < work.size() && j <= i + 8 && k < 3; ++j) {
     const tensor* c = work[j];
@@ -274,10 +278,115 @@ int gather_products(const std::vector<const tensor*>& work, size_t i, run_state&
     }
     for (int g = 0; g < k && safe; ++g) safe = !overlaps(*c, *group[g]) && !overlaps(*c, *group[g]->src[1]);
     if (!safe) continue;
+    at[k] = j;
     group[k++] = c;
     st.done[j] = 1;
   }
   return k;
+}
+
+// HEARTH_GPU_ROPE_PRODUCT=0: the ropes and KV cache stores of one token's queries, keys and values
+// run as kernels of their own (comparisons).
+bool rope_product_on() {
+  static const bool on = !env_is("HEARTH_GPU_ROPE_PRODUCT", "0");
+  return on && fusion2_enabled();
+}
+
+// Whether any source of x is (a view of) t.
+bool reads_storage(const tensor& x, const tensor* t) {
+  return std::any_of(std::begin(x.src), std::end(x.src), [&](const tensor* s) { return s && s->storage() == t; });
+}
+
+// For the products group[0..k) launched at work[exec_at] (member g at work[at[g]]): the rope that is
+// the only reader of a member's result and the set_rows that stores the roped result into a KV
+// cache, or the set_rows of the result itself, found a few nodes on (the queries', keys' and
+// values' ropes and cache stores of one token). They run in the launch, so none costs a launch of
+// its own. Moving a node to the launch is safe when what it writes touches nothing the nodes it
+// skips read or write, and those write nothing it reads; the launch's own writes must be disjoint.
+// Marks the moved nodes done; returns whether there are any.
+bool find_epilogues(const std::vector<const tensor*>& work, size_t exec_at, run_state& st, const tensor* const (&group)[3], const size_t (&at)[3],
+                    int k, mmv_epilogue (&eps)[3]) {
+  const size_t end = std::min(work.size(), exec_at + 24);
+  size_t pos[3][2] = {};  // work positions of each member's rope and store
+  bool any = false;
+  for (int g = 0; g < k; ++g) {
+    if (group[g]->ne[0] % 2 != 0) return false;  // every member's rows even: a block's pair stays in one member
+    const tensor* p = group[g];
+    if (p->flags & tf_output) continue;
+    // readers of the result after it: one rope, or set_rows (the values), and nothing else
+    const tensor* reader = nullptr;
+    size_t reader_at = 0;
+    int n_readers = 0;
+    for (size_t j = at[g] + 1; j < work.size(); ++j)
+      if (reads_storage(*work[j], p)) {
+        ++n_readers;
+        reader = work[j];
+        reader_at = j;
+      }
+    if (n_readers != 1 || reader_at >= end || st.done[reader_at]) continue;
+    if (reader->op == op::rope) {
+      if (!mmv_rope_fits(*p, *reader) || (reader->flags & tf_output)) continue;
+      const tensor* r0 = nullptr;  // ropes of one launch share positions, factors and parameters
+      for (int h = 0; h < g; ++h)
+        if (eps[h].rope) r0 = eps[h].rope;
+      if (r0 && (r0->src[1] != reader->src[1] || r0->src[2] != reader->src[2] || std::memcmp(r0->p.raw, reader->p.raw, sizeof r0->p.raw) != 0))
+        continue;
+      eps[g].rope = reader;
+      pos[g][0] = reader_at;
+      // the roped result's one reader may be its cache store (the queries go to the attention)
+      for (size_t j = reader_at + 1; j < end; ++j)
+        if (work[j]->op == op::set_rows && !st.done[j] && reads_storage(*work[j], reader) && mmv_store_fits(*reader, *work[j])) {
+          eps[g].store = work[j];
+          pos[g][1] = j;
+          break;
+        }
+    } else if (reader->op == op::set_rows && mmv_store_fits(*p, *reader)) {
+      eps[g].store = reader;
+      pos[g][1] = reader_at;
+    }
+    any = any || eps[g].rope || eps[g].store;
+  }
+  if (!any) return false;
+  // what runs in the launch
+  auto in_launch = [&](const tensor* x) {
+    for (int g = 0; g < k; ++g)
+      if (x == group[g] || x == eps[g].rope || x == eps[g].store) return true;
+    return false;
+  };
+  // the moved node c (its result rows come from the launch) against the nodes it skips
+  auto movable = [&](const tensor* c, size_t c_at) {
+    for (size_t x = exec_at + 1; x < c_at; ++x) {
+      const tensor* w = work[x];
+      if (st.done[x] || in_launch(w)) continue;  // ran already, or runs in the launch
+      if (overlaps(*c, *w)) return false;
+      for (const tensor* src : w->src)
+        if (src && overlaps(*c, *src)) return false;
+      for (const tensor* src : c->src)
+        if (src && !in_launch(src->storage()) && overlaps(*w, *src)) return false;
+    }
+    return true;
+  };
+  for (int g = 0; g < k; ++g) {
+    if (eps[g].rope && !movable(eps[g].rope, pos[g][0])) eps[g] = {};
+    if (eps[g].store && !movable(eps[g].store, pos[g][1])) eps[g].store = nullptr;
+  }
+  // the launch's writes: each member's rope result or own result, and the cache stores
+  const tensor* writes[6];
+  int n_writes = 0;
+  for (int g = 0; g < k; ++g) {
+    writes[n_writes++] = eps[g].rope ? eps[g].rope : group[g];
+    if (eps[g].store) writes[n_writes++] = eps[g].store;
+  }
+  for (int a = 0; a < n_writes; ++a)
+    for (int b = a + 1; b < n_writes; ++b)
+      if (overlaps(*writes[a], *writes[b])) return false;
+  for (int g = 0; g < k; ++g) {
+    if (eps[g].rope) st.done[pos[g][0]] = 1;
+    if (eps[g].store) st.done[pos[g][1]] = 1;
+    st.epi_ropes += eps[g].rope ? 1 : 0;
+    st.epi_stores += eps[g].store ? 1 : 0;
+  }
+  return st.epi_ropes + st.epi_stores > 0;
 }
 
 // Runs work[i] (or a fused group starting there, advancing i to its last node).
@@ -370,36 +479,52 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
   // a node other than a product that uses the scratch (an attention split over a long cache keeps
   // its chunk states there) overwrites the rounded activations a later product could reuse
   if (n->op != op::mul_mat && n->op != op::mul_mat_id && scratch_bytes(*n) > 0) st.last_b = nullptr;
-  bool quantize = true;
-  if (n->op == op::mul_mat || n->op == op::mul_mat_id) {
-    const dtype t = vec_dot_type(n->src[0]->type);
-    quantize = !(st.last_b == n->src[1] && st.last_type == t);
-    st.last_b = n->src[1];
+  // whether a product must round its activations (the scratch does not hold them in its format)
+  const auto must_round = [&](const tensor& p) {
+    const dtype t = vec_dot_type(p.src[0]->type);
+    const bool q = !(st.last_b == p.src[1] && st.last_type == t);
+    st.last_b = p.src[1];
     st.last_type = t;
+    return q;
+  };
+  if (mmv_eligible(*n) && rope_product_on()) {
+    // Products of the same activations with weights of another type a few nodes on (the values'
+    // product beside the queries' and keys'): launched first with their own epilogues, so that the
+    // ropes of the group may then overwrite what only those products read (the allocator gives the
+    // queries' rope the memory of the layer's normalised input, whose last reader they are).
+    for (size_t j = i + 1; j < work.size() && j <= i + 8; ++j) {
+      const tensor* c = work[j];
+      if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->type == n->src[0]->type ||
+          c->src[0]->storage()->op != op::none)
+        continue;
+      bool safe = true;  // its result overlaps nothing the nodes it skips read or write
+      for (size_t x = i; x < j && safe; ++x) {
+        if (st.done[x]) continue;
+        if (overlaps(*c, *work[x])) safe = false;
+        for (const tensor* src : work[x]->src)
+          if (src && overlaps(*c, *src)) safe = false;
+      }
+      if (!safe) continue;
+      st.done[j] = 1;
+      const tensor* one[3] = {c, nullptr, nullptr};
+      const size_t at[3] = {j, 0, 0};
+      mmv_epilogue eps[3];
+      const bool with_eps = find_epilogues(work, i, st, one, at, 1, eps);
+      run_mul_mat_vec(one, 1, s, scratch, must_round(*c), with_eps ? eps : nullptr);
+    }
   }
+  bool quantize = true;
+  if (n->op == op::mul_mat || n->op == op::mul_mat_id) quantize = must_round(*n);
   if (mmv_eligible(*n)) {
     const tensor* group[3] = {n, nullptr, nullptr};
-    const int k = fusion_enabled() ? gather_products(work, i, st, group) : 1;
-    run_mul_mat_vec(group, k, s, scratch, quantize);
+    size_t at[3] = {i, 0, 0};
+    const int k = fusion_enabled() ? gather_products(work, i, st, group, at) : 1;
+    mmv_epilogue eps[3];
+    const bool with_eps = rope_product_on() && find_epilogues(work, i, st, group, at, k, eps);
+    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr);
     return;
   }
   run_node(*n, s, scratch, quantize);
-}
-
-// Everything a node's kernels depend on: if two node lists have equal keys, a recorded graph of
-// the first replays the second exactly.
-void append_key(std::vector<int64_t>& key, const tensor& n) {
-  auto add = [&](const tensor* t) {
-    if (!t) { key.push_back(-1); return; }
-    key.push_back((int64_t)(intptr_t)t->data);
-    key.push_back((int64_t)t->type);
-    for (int i = 0; i < 4; ++i) key.push_back(t->ne[i]);
-    for (int i = 0; i < 4; ++i) key.push_back((int64_t)t->nb[i]);
-  };
-  key.push_back((int64_t)n.op);
-  add(&n);
-  for (const tensor* s : n.src) add(s);
-  for (int32_t p : n.p.raw) key.push_back(p);
 }
 
 class gpu_stream final : public stream {
@@ -482,7 +607,7 @@ class gpu_stream final : public stream {
     std::vector<int64_t>& key = key_next_;
     key.clear();
     key.push_back((int64_t)(intptr_t)scratch_);
-    for (const tensor* n : work) append_key(key, *n);
+    for (const tensor* n : work) append_node_key(key, *n);
     if (!exec_ || key != key_) {
       record(work);
       ++n_record_;

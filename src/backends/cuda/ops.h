@@ -88,8 +88,20 @@ size_t act_format_row_bytes(dtype act, int64_t K);  // the same for activation f
 void quantize_activations(dtype wtype, const tensor& b, uint8_t* out, gpuStream_t s);
 // Matrix x vector products (one activation column) that the token-generation kernel takes.
 bool mmv_eligible(const tensor& node);
-// nodes: 1 to 3 mmv_eligible products of the same weight type, K and src1, run as one launch.
-void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize);
+// What a one-token product may also do in its launch: the rope (normal mode) that is the only
+// reader of its result, and / or the set_rows that stores the (roped) result into a KV cache. The
+// backend decides that running them there is safe for the graph; the *_fits checks say that the
+// kernel can (the default CUDA kernel, shapes it handles).
+struct mmv_epilogue {
+  const tensor* rope = nullptr;
+  const tensor* store = nullptr;
+};
+bool mmv_rope_fits(const tensor& product, const tensor& rope);
+bool mmv_store_fits(const tensor& rows, const tensor& set_rows);  // rows: the product or its rope
+// nodes: 1 to 3 mmv_eligible products of the same weight type, K and src1, run as one launch;
+// eps: nullptr or one epilogue per node (ropes of one launch share their positions and parameters).
+void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize,
+                     const mmv_epilogue* eps = nullptr);
 // Producers that also round their output into the scratch for the product that reads it next
 // (act: q8_0, q8_1 or q8_k; see can_round_into).
 bool can_round_into(const tensor& produced, dtype act);

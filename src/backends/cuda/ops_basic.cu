@@ -8,6 +8,7 @@
 
 #include "backends/cuda/ops.h"
 #include "backends/cuda/mmv.cuh"
+#include "backends/cuda/rope.cuh"
 
 namespace hearth::gpu {
 
@@ -324,17 +325,6 @@ __global__ void k_softmax(tdesc a, tdesc mask, bool has_mask, tdesc dst, float s
 
 // ---- rope: one thread per pair of elements of one head of one token ------------------------------
 
-struct rope_args {
-  int n_dims;
-  bool neox;
-  float theta_scale, freq_scale, ext_factor, attn_factor, corr0, corr1;
-};
-
-__device__ __forceinline__ float yarn_ramp(float low, float high, int i0) {
-  const float y = (float)(i0 / 2 - low) / fmaxf(0.001f, high - low);
-  return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
-}
-
 // The KV cache stores that follow the ropes of a layer (k_rope<true>): the keys' rope result and
 // the values, row ids[t] of each cache (f32 or f16).
 struct rope_store_args {
@@ -392,20 +382,8 @@ __global__ void k_rope(tdesc x, tdesc dst, tdesc x2, tdesc dst2, int64_t n1, con
     if (i0 + 1 < x.ne[0]) put(i0 + 1, in[i0 + 1]);
     return;
   }
-  // The angle advances by repeated multiplication, as in the reference.
-  float theta_base = (float)pos[t];
-  for (int k = 0; k < i0; k += 2) theta_base *= ra.theta_scale;
-  const float f = factors ? factors[i0 / 2] : 1.0f;
-  const float theta_extrap = theta_base / f;
-  const float theta_interp = ra.freq_scale * theta_extrap;
-  float theta = theta_interp;
-  float mscale = ra.attn_factor;
-  if (ra.ext_factor != 0.0f) {
-    const float mix = yarn_ramp(ra.corr0, ra.corr1, i0) * ra.ext_factor;
-    theta = theta_interp * (1 - mix) + theta_extrap * mix;
-    mscale *= 1.0f + 0.1f * logf(1.0f / ra.freq_scale);
-  }
-  const float c = cosf(theta) * mscale, s = sinf(theta) * mscale;
+  float c, s;
+  rope_cos_sin(i0, pos[t], factors, ra, c, s);
   if (ra.neox) {
     const int half = ra.n_dims / 2, i = i0 / 2;
     const float x0 = in[i], x1 = in[i + half];
@@ -636,7 +614,6 @@ void run_softmax(const tensor& dst, gpuStream_t s) {
   launch(k_softmax, (unsigned)dst.nrows(), threads, 0, s, desc(*dst.src[0]), m, mask != nullptr, desc(dst), dst.p.f(0));
 }
 
-namespace {
 rope_args rope_setup(const tensor& dst) {
   rope_params rp;
   std::memcpy(&rp, dst.p.raw, sizeof rp);
@@ -654,7 +631,6 @@ rope_args rope_setup(const tensor& dst) {
   }
   return ra;
 }
-}  // namespace
 
 void run_rope(const tensor& dst, gpuStream_t s) {
   const tensor& x = *dst.src[0];

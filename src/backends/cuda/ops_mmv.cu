@@ -9,6 +9,7 @@
 
 #include "backends/cuda/mmv.cuh"
 #include "backends/cuda/ops.h"
+#include "backends/cuda/rope.cuh"
 
 namespace hearth::gpu {
 
@@ -22,6 +23,14 @@ struct mmv_seg {
   const uint8_t* a;  // weights, row m at a + m * nb1
   int64_t nb1, rows;
   float* dst;
+  // Epilogue (direct kernel): with head > 0 the pairs (2i, 2i + 1) of each head of that many values
+  // are rotated (rope, normal mode) before the store, and dst is the rope's result; with cache, the
+  // result also goes to row ids[0] of a KV cache (f32 or f16), when that row exists.
+  int head;
+  bool cache_f16;
+  uint8_t* cache;
+  int64_t cache_rows, cache_nb1;
+  const int32_t* ids;
 };
 struct mmv_args {
   mmv_seg seg[k_mmv_max_seg];
@@ -29,6 +38,10 @@ struct mmv_args {
   const uint8_t* act;  // one rounded activation row
   int split;           // warps per weight row (1, 2, 4 or 8), each taking every split-th chunk
   bool ahead2;         // asynchronous staging: two chunks requested ahead instead of one
+  bool epilogue;       // some segment ropes or stores its result (every segment's rows are even)
+  rope_args ra;        // the ropes' parameters, positions (one token) and frequency factors
+  const int32_t* pos;
+  const float* factors;
 };
 
 // Weight blocks staged per chunk (about CHM KiB): CHM x 8 super-blocks (256 values) or CHM x 64
@@ -176,6 +189,50 @@ HEARTH_UNROLL
 // and 1 row per block were both slower than 2.
 constexpr int k_mmvd_rows = 2;
 constexpr int k_mmvd_threads = 128;
+
+// The epilogue of rows g0 and g0 + 1 of the direct kernel (one thread): their sums from the warps'
+// parts, the rope of the pair when the segment ropes (g0 is even within it), the store, and the
+// KV cache store.
+// (The segment's fields are picked with selects: indexing the kernel parameter would copy it to
+// local memory.)
+__device__ __forceinline__ void mmv_epilogue_rows(const mmv_args& p, int64_t g0, const float (*part)[k_mmvd_rows], int nw) {
+  float v[k_mmvd_rows] = {};
+  for (int r = 0; r < k_mmvd_rows; ++r)
+    for (int i = 0; i < nw; ++i) v[r] += part[i][r];
+  const int si = g0 < p.seg[0].rows ? 0 : g0 < p.seg[0].rows + p.seg[1].rows ? 1 : 2;
+  const auto pick = [&](auto mmv_seg::*f) { return si == 0 ? p.seg[0].*f : si == 1 ? p.seg[1].*f : p.seg[2].*f; };
+  struct {
+    int64_t rows;
+    float* dst;
+    int head;
+    bool cache_f16;
+    uint8_t* cache;
+    int64_t cache_rows, cache_nb1;
+    const int32_t* ids;
+  } const sg{pick(&mmv_seg::rows), pick(&mmv_seg::dst), pick(&mmv_seg::head), pick(&mmv_seg::cache_f16),
+             pick(&mmv_seg::cache), pick(&mmv_seg::cache_rows), pick(&mmv_seg::cache_nb1), pick(&mmv_seg::ids)};
+  const int64_t m = g0 - (si > 0 ? p.seg[0].rows : 0) - (si > 1 ? p.seg[1].rows : 0);
+  static_assert(k_mmvd_rows == 2, "the rope rotates the block's pair of rows");
+  if (sg.head > 0) {
+    const int i0 = (int)(m % sg.head);
+    if (i0 < p.ra.n_dims) {
+      float c, s;
+      rope_cos_sin(i0, p.pos[0], p.factors, p.ra, c, s);
+      const float x0 = v[0], x1 = v[1];
+      v[0] = x0 * c - x1 * s;
+      v[1] = x0 * s + x1 * c;
+    }
+  }
+  const int32_t id = sg.cache ? *sg.ids : -1;
+  uint8_t* crow = id >= 0 && id < sg.cache_rows ? sg.cache + id * sg.cache_nb1 : nullptr;
+  for (int r = 0; r < k_mmvd_rows && m + r < sg.rows; ++r) {
+    sg.dst[m + r] = v[r];
+    if (crow) {
+      if (sg.cache_f16) reinterpret_cast<uint16_t*>(crow)[m + r] = f2h(v[r]);
+      else reinterpret_cast<float*>(crow)[m + r] = v[r];
+    }
+  }
+}
 template <dtype T>
 __global__ void __launch_bounds__(k_mmvd_threads) k_mmv_direct(mmv_args p) {
   using tr = mm<T>;
@@ -202,6 +259,10 @@ HEARTH_UNROLL
     if (lane == 0) part[w][r] = acc[r];
   }
   if (nw > 1) __syncthreads();
+  if (p.epilogue) {
+    if (threadIdx.x == 0) mmv_epilogue_rows(p, g0, part, nw);
+    return;
+  }
   if (threadIdx.x < NR && g0 + threadIdx.x < p.total_rows) {
     float v = 0.0f;
     for (int i = 0; i < nw; ++i) v += part[i][threadIdx.x];
@@ -277,7 +338,30 @@ bool mmv_eligible(const tensor& n) {
   return true;
 }
 
-void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize) {
+// The direct kernel's epilogue: one token, rows of the product even (a block's pair is a rope's
+// pair), the rope's input a contiguous view of the whole result.
+bool mmv_rope_fits(const tensor& product, const tensor& rope) {
+  if (mmv_mode() != 4 || rope.op != op::rope || product.ne[0] % 2 != 0) return false;
+  rope_params rp;
+  std::memcpy(&rp, rope.p.raw, sizeof rp);
+  const tensor& x = *rope.src[0];
+  return rp.mode == rope_mode::normal && x.storage() == &product && x.data == product.data && x.is_contiguous() &&
+         x.nelements() == product.ne[0] && x.ne[0] % 2 == 0 && x.ne[2] == 1 && x.ne[3] == 1 && rope.type == dtype::f32 &&
+         rope.is_contiguous() && rope.src[1]->type == dtype::i32 && rope.src[1]->ne[0] == 1 && rp.n_rot <= x.ne[0] &&
+         (!rope.src[2] || (rope.src[2]->type == dtype::f32 && rope.src[2]->is_contiguous()));
+}
+
+bool mmv_store_fits(const tensor& rows, const tensor& set_rows) {
+  if (mmv_mode() != 4 || set_rows.op != op::set_rows || rows.nelements() % 2 != 0) return false;
+  const tensor& c = *set_rows.src[0];
+  const tensor& v = *set_rows.src[1];
+  const tensor& ids = *set_rows.src[2];
+  return v.storage() == rows.storage() && v.data == rows.data && v.is_contiguous() && v.ne[0] == rows.nelements() && v.ne[1] == 1 &&
+         (c.type == dtype::f32 || c.type == dtype::f16) && c.nb[0] == type_size(c.type) && c.ne[0] >= v.ne[0] && c.ne[2] == 1 &&
+         c.ne[3] == 1 && ids.type == dtype::i32 && ids.ne[0] == 1;
+}
+
+void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize, const mmv_epilogue* eps) {
   const tensor& a0 = *nodes[0]->src[0];
   if (quantize) quantize_activations(a0.type, *nodes[0]->src[1], scratch, s);
   mmv_args p{};
@@ -293,6 +377,23 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
       p.seg[i].rows = a.ne[1];
       p.seg[i].dst = static_cast<float*>(nodes[i]->data);
       p.total_rows += a.ne[1];
+      if (const tensor* r = eps ? eps[i].rope : nullptr) {
+        p.epilogue = true;
+        p.seg[i].dst = static_cast<float*>(r->data);
+        p.seg[i].head = (int)r->src[0]->ne[0];
+        p.ra = rope_setup(*r);
+        p.pos = static_cast<const int32_t*>(r->src[1]->data);
+        p.factors = r->src[2] ? static_cast<const float*>(r->src[2]->data) : nullptr;
+      }
+      if (const tensor* st = eps ? eps[i].store : nullptr) {
+        const tensor& c = *st->src[0];
+        p.epilogue = true;
+        p.seg[i].cache = static_cast<uint8_t*>(c.data);
+        p.seg[i].cache_f16 = c.type == dtype::f16;
+        p.seg[i].cache_rows = c.ne[1];
+        p.seg[i].cache_nb1 = (int64_t)c.nb[1];
+        p.seg[i].ids = static_cast<const int32_t*>(st->src[2]->data);
+      }
     } else {
       p.seg[i] = p.seg[0];
       p.seg[i].rows = INT64_MAX / 4;

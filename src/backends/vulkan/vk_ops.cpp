@@ -276,6 +276,7 @@ class vk_stream final : public stream {
     d_.release(scratch_);
     d_.release(att_scratch_);
     d_.release(glu_scratch_);
+    d_.release(mirror_);
     vkDestroyFence(d_.handle(), fence_, nullptr);
     vkDestroyCommandPool(d_.handle(), pool_, nullptr);
   }
@@ -293,6 +294,7 @@ class vk_stream final : public stream {
     }
     bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
     moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
+    moved |= plan_mirrors(nodes);
     if (glu_round_) {
       size_t glu = 0;
       for (tensor* n : nodes)
@@ -302,24 +304,43 @@ class vk_stream final : public stream {
         moved = true;
       }
     }
-    cmds_.clear();
-    args_.clear();
-    spans_.clear();
-    cached_b_ = nullptr;
-    stored_.clear();
     const auto t_walk = std::chrono::steady_clock::now();
-    index_readers(nodes);
-    for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+    // The nodes of the recording (same key) with nothing moved: the walk would make the same
+    // dispatches and arguments, so the recording is submitted as it is without walking (0.27 ms of
+    // host time per 8B token on the H200, docs/device-runs/vulkan-host.txt).
+    key_.clear();
+    for (const tensor* n : nodes) append_node_key(key_, *n);
+    moved |= d_.n_released() != rec_released_;
+    const bool same_nodes = recorded_ && !moved && profile_ != 1 && key_ == rec_key_ && !walk_always_;
+    if (!same_nodes) {
+      cmds_.clear();
+      args_.clear();
+      spans_.clear();
+      cached_b_ = nullptr;
+      stored_.clear();
+      index_readers(nodes);
+      for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+    }
     const double walk = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_walk).count();
     // Device memory: every workgroup starts by reading its arguments, which in host memory would
     // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
     static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
-    moved |= grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
+    if (!same_nodes)
+      moved |= grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
     // A buffer destroyed since the recording (a compute buffer or staging buffer replaced) may be
     // named by it even if a new one took the same handle and address: record again.
-    moved |= d_.n_released() != rec_released_;
-    const bool same = recorded_ && !moved && profile_ != 1 && cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_ &&
-                      pending_ == rec_pending_ && staging_.buf == rec_staging_;
+    const bool same = recorded_ && !moved && profile_ != 1 && pending_ == rec_pending_ && staging_.buf == rec_staging_ && mirrors_ == rec_mirrors_ &&
+                      (same_nodes || (cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_));
+    if (!same && same_nodes) {  // the staged copies changed: walk after all
+      cmds_.clear();
+      args_.clear();
+      spans_.clear();
+      cached_b_ = nullptr;
+      stored_.clear();
+      index_readers(nodes);
+      for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+      grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
+    }
     if (!same) {
       d_.upload(arena_, 0, args_.data(), args_.size());
       schedule();
@@ -330,6 +351,8 @@ class vk_stream final : public stream {
       rec_pending_ = pending_;
       rec_staging_ = staging_.buf;
       rec_released_ = d_.n_released();
+      rec_key_.swap(key_);
+      rec_mirrors_ = mirrors_;
       recorded_ = true;
     } else {
       ++n_reused_;
@@ -340,6 +363,7 @@ class vk_stream final : public stream {
     staging_used_ = 0;
     const auto t_submit = std::chrono::steady_clock::now();
     submit(graph_cmd_);
+    mirrored_ = !rec_mirrors_.empty();
     submit_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_submit).count();
     const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     host_s_ += host;
@@ -371,6 +395,9 @@ class vk_stream final : public stream {
     if (!vb) fail("vulkan: set_async on a tensor outside Vulkan memory");
     const size_t off = vb->offset_of(t, offset);
     wait();
+    const uint64_t at = (uint64_t)reinterpret_cast<uintptr_t>(t.data) + offset;
+    for (const mirror& m : rec_mirrors_)  // a graph's output written from the host: its copy is stale
+      if (at < m.addr + m.size && m.addr < at + n) mirrored_ = false;
     if (vb->alloc().mapped) {
       std::memcpy(vb->alloc().mapped + off, src, n);
       return;
@@ -387,11 +414,48 @@ class vk_stream final : public stream {
 
   void get_async(const tensor& t, void* dst, size_t offset, size_t n) override {
     synchronize();
+    const uint64_t at = (uint64_t)reinterpret_cast<uintptr_t>(t.data) + offset;
+    if (mirrored_)
+      for (const mirror& m : rec_mirrors_)
+        if (at >= m.addr && at + n <= m.addr + m.size) {
+          std::memcpy(dst, mirror_.mapped + m.off + (at - m.addr), n);
+          return;
+        }
     const_cast<tensor&>(t).storage()->buf->get(t, dst, offset, n);
   }
 
  private:
   static constexpr size_t k_args_stride = 384;  // sizeof(dispatch_args) rounded up
+
+  // A graph's outputs (the logits) go to host memory at its end, in its command buffer: reading
+  // them back then costs a memcpy instead of a transfer submission and its wait (0.13 ms per
+  // token on the H200, docs/device-runs/vulkan-host.txt). Outputs of at most k_mirror_max bytes
+  // each, in device-local memory; HEARTH_VK_MIRROR=0 turns it off (comparisons).
+  static constexpr size_t k_mirror_max = 8u << 20;
+  struct mirror {
+    VkBuffer src;
+    VkDeviceSize src_off;
+    uint64_t addr, size, off;  // the output's device address and bytes; its place in mirror_
+    bool operator==(const mirror&) const = default;
+  };
+  // The mirrors of this compute's outputs (mirrors_), growing mirror_ as needed (true: it moved).
+  bool plan_mirrors(const std::vector<tensor*>& nodes) {
+    static const bool off = std::getenv("HEARTH_VK_MIRROR") && std::strcmp(std::getenv("HEARTH_VK_MIRROR"), "0") == 0;
+    mirrors_.clear();
+    if (off) return false;
+    uint64_t total = 0;
+    for (const tensor* n : nodes) {
+      if (!(n->flags & tf_output) || n->nbytes() > k_mirror_max || n->nbytes() == 0) continue;
+      auto* vb = dynamic_cast<vk_buffer*>(n->storage()->buf);
+      if (!vb || vb->alloc().mapped) continue;
+      mirrors_.push_back({vb->alloc().buf, vb->offset_of(*n, 0), (uint64_t)reinterpret_cast<uintptr_t>(n->data), n->nbytes(), total});
+      total = round_up(total + n->nbytes(), 16);
+    }
+    return grow(mirror_, total, vk_device::mem_kind::readback);
+  }
+  std::vector<mirror> mirrors_, rec_mirrors_;
+  allocation mirror_;
+  bool mirrored_ = false;  // the last submitted graph copies rec_mirrors_ (valid once it completes)
 
   struct pending_copy {
     VkBuffer dst;
@@ -511,6 +575,13 @@ class vk_stream final : public stream {
       if (profile_ == 1) {
         vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, q + 1);
         prof_names_.push_back(c.name);
+      }
+    }
+    if (!mirrors_.empty()) {
+      barrier(cmd);
+      for (const mirror& m : mirrors_) {
+        const VkBufferCopy region{m.src_off, m.off, m.size};
+        vkCmdCopyBuffer(cmd, m.src, mirror_.buf, 1, &region);
       }
     }
     if (profile_ == 2) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool_, 1);
@@ -1413,6 +1484,9 @@ class vk_stream final : public stream {
   VkBuffer rec_staging_ = VK_NULL_HANDLE;
   bool recorded_ = false;
   uint64_t rec_released_ = 0;
+  std::vector<int64_t> key_, rec_key_;  // append_node_key of this compute's nodes and of the recording's
+  // HEARTH_VK_WALK=1: walk the nodes every compute, comparing dispatches instead of keys (comparisons)
+  const bool walk_always_ = std::getenv("HEARTH_VK_WALK") && std::strcmp(std::getenv("HEARTH_VK_WALK"), "1") == 0;
   std::unordered_map<std::string, VkPipeline> pipes_;  // the device's pipelines, without its lock
   std::string next_label_;                              // HEARTH_VK_PROFILE=1: the next dispatch's name in the profile
   std::set<std::string> labels_;
