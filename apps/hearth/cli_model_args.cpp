@@ -81,6 +81,7 @@ load_params model_args::loading() const {
   if (gpu_layers == "auto") {
     const offload_plan p = plan(lp.gpus, -1);
     lp.n_gpu_layers = p.n_gpu_layers;
+    lp.gpu_input = p.gpu_input;
     if (!p.note.empty()) log_info("{}: {}", gpu->name(), p.note);
   }
   return lp;
@@ -108,19 +109,7 @@ context_params model_args::context() const {
 
 std::unique_ptr<hearth::model> model_args::load() const {
   const std::string path = resolve_path();
-  load_params lp = loading();
-  while (true) {
-    try {
-      return load_model(path, lp);
-    } catch (const error& e) {
-      // The planner works from the free memory the driver reports; if an allocation still fails,
-      // bring layers back to the CPU and try again rather than give up.
-      if (e.kind() != error_kind::out_of_memory || lp.gpus.empty() || lp.n_gpu_layers == 0) throw;
-      const int had = lp.n_gpu_layers < 0 ? (int)open_model(path)->hp.n_layer : lp.n_gpu_layers;
-      lp.n_gpu_layers = std::max(0, had - std::max(1, had / 8));
-      log_warn("{}; retrying with {} GPU layers", e.what(), lp.n_gpu_layers);
-    }
-  }
+  return load_model_retrying(path, loading());
 }
 
 }  // namespace hearth::cli

@@ -272,22 +272,11 @@ std::shared_ptr<loaded_model> engine::do_load(const std::string& name, const loa
     req.n_gpu_layers = -1;
     const offload_plan p = plan_offload(req);
     lp.n_gpu_layers = p.n_gpu_layers;
+    lp.gpu_input = p.gpu_input;
     if (!p.note.empty()) log_info("{}: {}", gpus[0]->name(), p.note);
   }
   log_info("loading {} ({}) with {} GPU layers", id, path, lp.n_gpu_layers);
-  for (;;) {
-    try {
-      lm->mdl = load_model(e.path, lp);
-      break;
-    } catch (const hearth::error& err) {
-      // The planner works from the free memory the driver reports; when an allocation still
-      // fails, bring layers back to the CPU rather than give up.
-      if (err.kind() != error_kind::out_of_memory || lp.gpus.empty() || lp.n_gpu_layers == 0) throw;
-      const int had = lp.n_gpu_layers < 0 ? (int)open_model(e.path)->hp.n_layer : lp.n_gpu_layers;
-      lp.n_gpu_layers = std::max(0, had - std::max(1, had / 8));
-      log_warn("{}; retrying with {} GPU layers", err.what(), lp.n_gpu_layers);
-    }
-  }
+  lm->mdl = load_model_retrying(e.path, lp);
   if (!lm->mdl->voc) throw api_error(400, error_type::invalid_request, fmt::format("{} has no tokenizer", path), "model");
   lm->voc = lm->mdl->voc.get();
   lm->chat = std::make_unique<chat_formatter>(lm->mdl->chat_template, *lm->voc);

@@ -1,6 +1,7 @@
 #include "model/loader.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -31,7 +32,7 @@ uint64_t model::n_params() const {
   return n;
 }
 
-placement plan_placement(uint32_t n_layer, device* cpu, const std::vector<device*>& gpus, int n_gpu_layers) {
+placement plan_placement(uint32_t n_layer, device* cpu, const std::vector<device*>& gpus, int n_gpu_layers, bool gpu_input) {
   placement p;
   p.input = cpu;
   p.layers.assign(n_layer, cpu);
@@ -44,7 +45,28 @@ placement plan_placement(uint32_t n_layer, device* cpu, const std::vector<device
     p.layers[il] = gpus[std::min(g, gpus.size() - 1)];
   }
   p.output = n_gpu > 0 ? p.layers[n_layer - 1] : cpu;
+  if (gpu_input && n_gpu == n_layer && n_layer > 0) p.input = p.layers[0];
   return p;
+}
+
+bool can_embed_on(const model& m, device* dev) {
+  const gguf::tensor_info* ti = m.file ? m.file->find_tensor("token_embd.weight") : nullptr;
+  if (!ti || !dev) return false;
+  tensor w, ids, rows;
+  w.type = ti->type;
+  std::copy(std::begin(ti->ne), std::end(ti->ne), w.ne);
+  set_contiguous_strides(w);
+  ids.type = dtype::i32;
+  ids.ne[0] = 512;  // a prompt batch of tokens
+  set_contiguous_strides(ids);
+  rows.op = op::get_rows;
+  rows.type = dtype::f32;
+  rows.ne[0] = w.ne[0];
+  rows.ne[1] = ids.ne[0];
+  set_contiguous_strides(rows);
+  rows.src[0] = &w;
+  rows.src[1] = &ids;
+  return dev->supports_op(rows);
 }
 
 namespace {
@@ -196,7 +218,11 @@ std::unique_ptr<model> load_model(const std::string& path, const load_params& pa
   if (m->voc->n_tokens() != (int32_t)m->hp.n_vocab)
     log_debug("{}: vocabulary has {} tokens, the embedding {} rows", path, m->voc->n_tokens(), m->hp.n_vocab);
   m->chat_template = m->file->get_string("tokenizer.chat_template", "");
-  m->place = plan_placement(m->hp.n_layer, registry::instance().cpu(), params.gpus, params.n_gpu_layers);
+  // HEARTH_GPU_EMBED=0: the token embeddings stay on the CPU (comparisons)
+  const char* embed_env = std::getenv("HEARTH_GPU_EMBED");
+  const bool embed = !(embed_env && std::string(embed_env) == "0");
+  m->place = plan_placement(m->hp.n_layer, registry::instance().cpu(), params.gpus, params.n_gpu_layers,
+                            embed && params.gpu_input && !params.gpus.empty() && can_embed_on(*m, params.gpus[0]));
   m->w.layers.resize(m->hp.n_layer);
   declarer d(*m);
   arch_for(m->hp.a).declare(d, m->hp, m->w);
@@ -205,6 +231,25 @@ std::unique_ptr<model> load_model(const std::string& path, const load_params& pa
   place_weights(*m, d, params);
   log_info("loaded {} ({})", path, m->hp.describe());
   return m;
+}
+
+std::unique_ptr<model> load_model_retrying(const std::string& path, load_params lp) {
+  for (;;) {
+    try {
+      return load_model(path, lp);
+    } catch (const error& e) {
+      if (e.kind() != error_kind::out_of_memory || lp.gpus.empty() || lp.n_gpu_layers == 0) throw;
+      const int n_layer = (int)open_model(path)->hp.n_layer;
+      const int had = lp.n_gpu_layers < 0 ? n_layer : lp.n_gpu_layers;
+      if (lp.gpu_input && had >= n_layer) {
+        lp.gpu_input = false;
+        log_warn("{}; retrying with the token embeddings on the CPU", e.what());
+        continue;
+      }
+      lp.n_gpu_layers = std::max(0, had - std::max(1, had / 8));
+      log_warn("{}; retrying with {} GPU layers", e.what(), lp.n_gpu_layers);
+    }
+  }
 }
 
 }  // namespace hearth

@@ -25,13 +25,17 @@ offload_plan plan_offload(const plan_request& req) {
   device* cpu = registry::instance().cpu();
   const uint32_t n_ctx = req.n_ctx ? req.n_ctx : std::min<uint32_t>(hp.n_ctx_train, 4096);
   const uint32_t n_batch = std::min(req.n_batch, n_ctx);
-  auto evaluate = [&](int n_gpu) {
+  // With every layer offloaded, the token embeddings go to the GPU too when it can look them up and
+  // they fit; otherwise they stay on the CPU (evaluate(n, false)) before any layer comes back.
+  const bool embed = !req.gpus.empty() && can_embed_on(*m, req.gpus[0]);
+  auto evaluate = [&](int n_gpu, bool gpu_input) {
     offload_plan p;
     p.n_layer = (int)hp.n_layer;
     p.n_gpu_layers = n_gpu;
     // A dry run of exactly what loading and a context would do: weights, cache and the
     // worst-case graph on placeholder buffers, the scheduler sizing its buffers.
-    const placement pl = plan_placement(hp.n_layer, cpu, req.gpus, n_gpu);
+    const placement pl = plan_placement(hp.n_layer, cpu, req.gpus, n_gpu, gpu_input && embed);
+    p.gpu_input = pl.input != cpu;
     auto shape = load_shape(req.path, pl);
     kv_cache kv(*shape, n_ctx, req.type_k, req.type_v, false);
     std::vector<device*> devs = {cpu};
@@ -66,9 +70,11 @@ offload_plan plan_offload(const plan_request& req) {
     }
     return p;
   };
-  if (req.gpus.empty()) return evaluate(0);
+  if (req.gpus.empty()) return evaluate(0, false);
   if (req.n_gpu_layers >= 0) {
-    offload_plan p = evaluate(std::min<int>(req.n_gpu_layers, (int)hp.n_layer));
+    const int n = std::min<int>(req.n_gpu_layers, (int)hp.n_layer);
+    offload_plan p = evaluate(n, true);
+    if (!p.fits && p.gpu_input) p = evaluate(n, false);
     if (!p.fits) p.note = "the asked offload does not fit; --gpu-layers auto picks what fits";
     return p;
   }
@@ -79,16 +85,15 @@ offload_plan plan_offload(const plan_request& req) {
     return true;
   };
   int lo = 0, hi = (int)hp.n_layer;
-  if (gpus_fit(evaluate(hi))) {
-    lo = hi;
-  } else {
-    while (lo < hi) {  // largest n with a fitting GPU share (monotone in n)
-      const int mid = (lo + hi + 1) / 2;
-      if (gpus_fit(evaluate(mid))) lo = mid;
-      else hi = mid - 1;
-    }
+  if (offload_plan all = evaluate(hi, true); gpus_fit(all)) return all;
+  if (offload_plan all = evaluate(hi, false); gpus_fit(all)) return all;
+  --hi;
+  while (lo < hi) {  // largest n with a fitting GPU share (monotone in n)
+    const int mid = (lo + hi + 1) / 2;
+    if (gpus_fit(evaluate(mid, false))) lo = mid;
+    else hi = mid - 1;
   }
-  offload_plan p = evaluate(lo);
+  offload_plan p = evaluate(lo, false);
   if (lo < (int)hp.n_layer) p.note = fmt::format("{} of {} layers fit on the GPU; the rest run on the CPU", lo, hp.n_layer);
   return p;
 }

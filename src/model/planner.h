@@ -36,6 +36,7 @@ struct device_plan {
 struct offload_plan {
   int n_layer = 0;               // repeating layers of the model
   int n_gpu_layers = 0;          // chosen (auto) or asked
+  bool gpu_input = false;        // the token embeddings on the GPU too (load with load_params::gpu_input)
   bool fits = true;              // every device holds its share
   std::vector<device_plan> devices;  // the CPU first, then each GPU
   std::string note;              // why fewer layers than asked, or what would fit

@@ -100,16 +100,16 @@ namespace hearth {
 namespace {
 
 // A GPU that exists only for the planner: fixed free memory, runs no ops (the scheduler keeps the
-// compute on the CPU), allocates placeholder memory.
+// compute on the CPU) except, when asked, the token embedding lookup; allocates placeholder memory.
 class fake_gpu final : public device {
  public:
-  explicit fake_gpu(uint64_t free_bytes) : bt_(this), free_(free_bytes) {}
+  explicit fake_gpu(uint64_t free_bytes, bool embeds = false) : bt_(this), free_(free_bytes), embeds_(embeds) {}
   std::string name() const override { return "fake:0"; }
   std::string description() const override { return "planner test GPU"; }
   device_kind kind() const override { return device_kind::gpu_discrete; }
   device_memory memory() const override { return {free_, free_}; }
   device_props props() const override { return {}; }
-  bool supports_op(const tensor&) const override { return false; }
+  bool supports_op(const tensor& n) const override { return embeds_ && n.op == op::get_rows; }
   buffer_type* default_buffer_type() override { return &bt_; }
   std::unique_ptr<stream> make_stream() override { return nullptr; }
 
@@ -123,6 +123,7 @@ class fake_gpu final : public device {
     bool is_host() const override { return false; }
   } bt_;
   uint64_t free_;
+  bool embeds_;
 };
 
 TEST(PlannerAuto, PicksTheMostLayersThatFit) {
@@ -164,6 +165,39 @@ TEST(PlannerAuto, PicksTheMostLayersThatFit) {
   offload_plan over = plan_offload(req);
   EXPECT_FALSE(over.fits);
   EXPECT_FALSE(over.note.empty());
+}
+
+// With every layer on a GPU that can look them up, the token embeddings go there too; when all
+// the layers fit but not the embeddings as well, the embeddings stay on the CPU before any layer
+// comes back.
+TEST(PlannerAuto, TokenEmbeddingsGoToTheGpuWhenTheyFit) {
+  init_backends(false);
+  plan_request req;
+  req.path = test::data_path("reference/models/synth-llama-q4_k_m.gguf");
+  req.n_ctx = 512;
+  fake_gpu plain(8ull << 30), embeds(8ull << 30, true);
+  req.gpus = {&plain};
+  const offload_plan without = plan_offload(req);
+  EXPECT_FALSE(without.gpu_input);  // it cannot look them up
+  req.gpus = {&embeds};
+  const offload_plan with = plan_offload(req);
+  EXPECT_TRUE(with.gpu_input);
+  EXPECT_EQ(with.n_gpu_layers, with.n_layer);
+  EXPECT_GT(with.devices[1].weights, without.devices[1].weights);
+  EXPECT_LT(with.devices[0].weights, without.devices[0].weights);
+  // Room for every layer but not the embeddings too.
+  fake_gpu tight(without.devices[1].total() + (256ull << 20), true);
+  req.gpus = {&tight};
+  const offload_plan t = plan_offload(req);
+  EXPECT_EQ(t.n_gpu_layers, t.n_layer);
+  EXPECT_FALSE(t.gpu_input);
+  EXPECT_TRUE(t.fits);
+  // Fewer layers than all: the embeddings stay on the CPU whatever is asked.
+  device* cpu = registry::instance().cpu();
+  const placement some = plan_placement(4, cpu, {&embeds}, 3, true);
+  EXPECT_EQ(some.input, cpu);
+  const placement all = plan_placement(4, cpu, {&embeds}, -1, true);
+  EXPECT_EQ(all.input, &embeds);
 }
 
 }  // namespace
