@@ -419,6 +419,29 @@ std::vector<op_case> all_cases() {
       }
     }
   }
+  // One token's gate and up products (one launch), their glu rounded for the down product (q8_K,
+  // q8_0, q8_1 with sums), as the model graph orders them; swiglu and geglu; the up result with a
+  // second reader; a down product of another activation format than gate and up.
+  for (const auto& [wt, dt] : {std::pair<dtype, dtype>{dtype::q4_k, dtype::q6_k}, {dtype::q4_k, dtype::q4_k}, {dtype::q4_0, dtype::q4_0},
+                               {dtype::q4_1, dtype::q4_1}, {dtype::q6_k, dtype::q8_0}}) {
+    for (const char* variant : {"", "_gelu", "_upread"}) {
+      const std::string name = std::string("gate_up_glu_") + dtype_name(wt) + "_" + dtype_name(dt) + variant;
+      const dtype w_t = wt, d_t = dt;
+      v.push_back({name, [w_t, d_t, variant](builder& b) {
+                     const std::string var = variant;
+                     const int64_t K = 512, F = 768;
+                     tensor* x = b.g.scale(b.rand(dtype::f32, {K, 1}), 1.0f, 0.0f);
+                     tensor* gate = b.g.mul_mat(b.rand(w_t, {K, F}), x);
+                     tensor* up = b.g.mul_mat(b.rand(w_t, {K, F}), x);
+                     b.g.expand(gate);
+                     b.g.expand(up);
+                     tensor* act = var == "_gelu" ? b.g.geglu(gate, up) : b.g.swiglu(gate, up);
+                     tensor* out = b.g.mul_mat(b.rand(d_t, {F, 40}), act);
+                     if (var == "_upread") out = b.g.add(out, b.g.view(up, {40, 1}, {up->nb[1]}, 0));
+                     return out;
+                   }, 1e-9});
+    }
+  }
   // A few tokens over a long cache (split into chunks, then merged): a chunk masked for every token,
   // a fully masked row, the last cells masked; then the same followed by a product that the merge
   // rounds its output for (heads sharing a q8_K block, one head per block, q8_0).
