@@ -17,6 +17,7 @@ namespace {
 
 constexpr int k_max_hd = 256;  // head sizes up to this (lanes hold k_max_hd / 32 values each)
 constexpr int k_warps = 8;
+constexpr int k_cpw = 4;  // cells a warp takes per step in the per-token kernels
 
 struct attn_args {
   tdesc q, k, v, mask, dst;
@@ -43,7 +44,7 @@ struct attn_shared {
 // Cells j0 .. j1 - 1 for query head h, token t: the block's warps stride over them with an online
 // softmax, then merge their states. On return (after a barrier): M is the largest score (-inf when
 // every cell is masked), L the sum of exp(s - M), and sm.part_acc[0][i] the sum of exp(s - M) v[i].
-template <bool KF16, int VPL>
+template <bool KF16, int VPL, int CPW>
 __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int h, int64_t t, int64_t j0, int64_t j1, float& M, float& L) {
   const int kh = h / a.group;
   const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
@@ -56,28 +57,98 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
   float acc[VPL];
 #pragma unroll
   for (int r = 0; r < VPL; ++r) acc[r] = 0.0f;
-  for (int64_t j = j0 + w; j < j1; j += k_warps) {
-    const float mv = mrow[j];
-    if (mv == -INFINITY) continue;
-    const uint8_t* krow = a.k.data + kh * a.k.nb[1] + j * a.k.nb[2];
-    float s = 0.0f;
-    for (int i = lane; i < hd; i += warp)
-      s += sm.qs[i] * (KF16 ? h2f(reinterpret_cast<const uint16_t*>(krow)[i]) : reinterpret_cast<const float*>(krow)[i]);
-    s = warp_sum(s) * a.scale;
-    if (a.cap > 0.0f) s = a.cap * tanhf(s / a.cap);
-    s += mv;
-    const float m_new = fmaxf(m, s);
-    const float corr = expf(m - m_new);  // 0 on the first cell (m = -inf)
-    const float p = expf(s - m_new);
-    l = l * corr + p;
-    const uint8_t* vrow = a.v.data + kh * a.v.nb[1] + j * a.v.nb[2];
+  if constexpr (CPW == 1) {
+    for (int64_t j = j0 + w; j < j1; j += k_warps) {
+      const float mv = mrow[j];
+      if (mv == -INFINITY) continue;
+      const uint8_t* krow = a.k.data + kh * a.k.nb[1] + j * a.k.nb[2];
+      float s = 0.0f;
+      for (int i = lane; i < hd; i += warp)
+        s += sm.qs[i] * (KF16 ? h2f(reinterpret_cast<const uint16_t*>(krow)[i]) : reinterpret_cast<const float*>(krow)[i]);
+      s = warp_sum(s) * a.scale;
+      if (a.cap > 0.0f) s = a.cap * tanhf(s / a.cap);
+      s += mv;
+      const float m_new = fmaxf(m, s);
+      const float corr = expf(m - m_new);  // 0 on the first cell (m = -inf)
+      const float p = expf(s - m_new);
+      l = l * corr + p;
+      const uint8_t* vrow = a.v.data + kh * a.v.nb[1] + j * a.v.nb[2];
 #pragma unroll
-    for (int r = 0; r < VPL; ++r) {
-      const int i = lane + r * warp;
-      const float vv = i < hd_v ? (KF16 ? h2f(reinterpret_cast<const uint16_t*>(vrow)[i]) : reinterpret_cast<const float*>(vrow)[i]) : 0.0f;
-      acc[r] = acc[r] * corr + p * vv;
+      for (int r = 0; r < VPL; ++r) {
+        const int i = lane + r * warp;
+        const float vv = i < hd_v ? (KF16 ? h2f(reinterpret_cast<const uint16_t*>(vrow)[i]) : reinterpret_cast<const float*>(vrow)[i]) : 0.0f;
+        acc[r] = acc[r] * corr + p * vv;
+      }
+      m = m_new;
     }
-    m = m_new;
+  } else {
+    // CPW > 1 (the one-block kernel): a warp takes CPW cells per step, issuing all their key loads
+    // before any sum and all their value loads before any product, instead of waiting on a memory
+    // round trip per cell. Steps whose cells are all masked load nothing; in a partly masked step the
+    // masked cells' keys are read but not used, and their values are not read. H200 tg128: 8B Q4_K_M
+    // 333.5-339.9 -> 349.4-355.4 t/s, 1B Q4_0 924-931 -> 1015-1048. The split kernel over a long
+    // cache keeps one cell per step (CPW = 1): there this loop measured slower (8B at 4096 cells
+    // 177-179 against 231-243 t/s; docs/device-runs/tg-epilogue-host.txt).
+    constexpr int KPL = k_max_hd / warp;
+    for (int64_t jb = j0 + (int64_t)w * CPW; jb < j1; jb += (int64_t)k_warps * CPW) {
+      float s[CPW];
+      bool any = false;
+#pragma unroll
+      for (int c = 0; c < CPW; ++c) {
+        s[c] = jb + c < j1 ? mrow[jb + c] : -INFINITY;
+        any = any || s[c] != -INFINITY;
+      }
+      if (!any) continue;
+      float kx[CPW][KPL];
+#pragma unroll
+      for (int c = 0; c < CPW; ++c) {
+        const uint8_t* krow = a.k.data + kh * a.k.nb[1] + min(jb + c, j1 - 1) * a.k.nb[2];
+#pragma unroll
+        for (int k = 0; k < KPL; ++k) {
+          const int i = lane + k * warp;
+          kx[c][k] = i < hd ? (KF16 ? h2f(reinterpret_cast<const uint16_t*>(krow)[i]) : reinterpret_cast<const float*>(krow)[i]) : 0.0f;
+        }
+      }
+#pragma unroll
+      for (int c = 0; c < CPW; ++c) {
+        float d = 0.0f;
+#pragma unroll
+        for (int k = 0; k < KPL; ++k)
+          if (lane + k * warp < hd) d += sm.qs[lane + k * warp] * kx[c][k];
+        d = warp_sum(d) * a.scale;
+        if (a.cap > 0.0f) d = a.cap * tanhf(d / a.cap);
+        if (s[c] != -INFINITY) s[c] += d;
+      }
+      float m_new = m;
+#pragma unroll
+      for (int c = 0; c < CPW; ++c) m_new = fmaxf(m_new, s[c]);
+      float vv[CPW][VPL];
+#pragma unroll
+      for (int c = 0; c < CPW; ++c) {
+        const uint8_t* vrow = a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2];
+#pragma unroll
+        for (int r = 0; r < VPL; ++r) {
+          const int i = lane + r * warp;
+          vv[c][r] = s[c] != -INFINITY && i < hd_v
+                         ? (KF16 ? h2f(reinterpret_cast<const uint16_t*>(vrow)[i]) : reinterpret_cast<const float*>(vrow)[i])
+                         : 0.0f;
+        }
+      }
+      const float corr = expf(m - m_new);  // 0 while m = -inf (m_new is finite: some cell is not masked)
+      float p[CPW];
+#pragma unroll
+      for (int c = 0; c < CPW; ++c) p[c] = s[c] == -INFINITY ? 0.0f : expf(s[c] - m_new);
+      l = l * corr + p[0];
+#pragma unroll
+      for (int c = 1; c < CPW; ++c) l += p[c];
+#pragma unroll
+      for (int r = 0; r < VPL; ++r) {
+        acc[r] = acc[r] * corr + p[0] * vv[0][r];
+#pragma unroll
+        for (int c = 1; c < CPW; ++c) acc[r] += p[c] * vv[c][r];
+      }
+      m = m_new;
+    }
   }
   if (lane == 0) {
     sm.part_m[w] = m;
@@ -151,7 +222,7 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   pdl_enter();
   __shared__ attn_shared sm;
   float M, L;
-  attend<KF16, VPL>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
+  attend<KF16, VPL, k_cpw>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
   finish<Round>(a, sm, blockIdx.x, blockIdx.y, M, L);
 }
 
@@ -167,7 +238,7 @@ __global__ void __launch_bounds__(k_warps * warp) k_attention_part(attn_args a, 
   const int64_t t = blockIdx.y, j0 = (int64_t)blockIdx.z * chunk;
   const int hd_v = (int)a.v.ne[0];
   float M, L;
-  attend<KF16, VPL>(a, sm, h, t, j0, min(j0 + chunk, a.k.ne[2]), M, L);
+  attend<KF16, VPL, 1>(a, sm, h, t, j0, min(j0 + chunk, a.k.ne[2]), M, L);
   float* dst = part + ((t * gridDim.x + h) * gridDim.z + blockIdx.z) * (int64_t)(hd_v + 2);
   if (threadIdx.x == 0) {
     dst[0] = M;
