@@ -126,10 +126,17 @@ class stream {
  public:
   virtual ~stream() = default;
   virtual void compute(const std::vector<tensor*>& nodes) = 0;
+  // The id of the node list passed to the next compute(): the scheduler gives each split of each
+  // plan its own, so equal nonzero ids mean the same nodes with the same shapes and addresses, and a
+  // stream may replay its recording without comparing them (0: unknown, compare).
+  void set_plan_id(uint64_t id) { plan_id_ = id; }
   virtual void synchronize() = 0;
   // Host <-> device copies ordered with the stream's work (default: synchronous through the buffer).
   virtual void set_async(tensor& t, const void* src, size_t offset, size_t n) { t.storage()->buf->set(t, src, offset, n); }
   virtual void get_async(const tensor& t, void* dst, size_t offset, size_t n) { const_cast<tensor&>(t).storage()->buf->get(t, dst, offset, n); }
+
+ protected:
+  uint64_t plan_id_ = 0;
 };
 
 class device {

@@ -1,6 +1,7 @@
 #include "backend/scheduler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstring>
 
@@ -181,6 +182,13 @@ int scheduler::assign(graph& g) {
   return 0;
 }
 
+namespace {
+uint64_t next_split_id() {
+  static std::atomic<uint64_t> next{0};
+  return ++next;
+}
+}  // namespace
+
 void scheduler::plan(graph& g) {
   planned_ = &g;
   splits_.clear();
@@ -191,7 +199,7 @@ void scheduler::plan(graph& g) {
   for (tensor* n : g.nodes()) {
     if (n->op == op::view) continue;
     const int d = assigned_.at(n);
-    if (splits_.empty() || splits_.back().dev != d) splits_.push_back(split{d, {}, {}});
+    if (splits_.empty() || splits_.back().dev != d) splits_.push_back(split{d, {}, {}, next_split_id()});
     split& sp = splits_.back();
     for (tensor*& s : n->src) {
       if (!s || readable(d, s)) continue;
@@ -365,6 +373,7 @@ void scheduler::compute() {
         per_dev_[sp.dev].strm->set_async(*cp.dst, staging_.data(), 0, n);
       }
     }
+    per_dev_[sp.dev].strm->set_plan_id(sp.id);
     per_dev_[sp.dev].strm->compute(sp.nodes);
     busy[sp.dev] = true;
     if (callback_) {

@@ -55,7 +55,12 @@ class scheduler {
 
  private:
   struct copy_op { tensor* src; tensor* dst; };
-  struct split { int dev; std::vector<tensor*> nodes; std::vector<copy_op> copies; };
+  struct split {
+    int dev;
+    std::vector<tensor*> nodes;
+    std::vector<copy_op> copies;
+    uint64_t id = 0;  // unique across plans and schedulers (stream::set_plan_id)
+  };
   struct per_device {
     device* dev = nullptr;
     std::unique_ptr<stream> strm;

@@ -576,6 +576,13 @@ class gpu_stream final : public stream {
 
   void compute_nodes(const std::vector<tensor*>& nodes) {
     check(gpuSetDevice(dev_), "set device");
+    // The node list of the recording (same plan id): replay it without building its key.
+    static const bool keys = env_is("HEARTH_GPU_KEYS", "1");  // compare keys every compute (comparisons)
+    if (graphs_ && exec_ && plan_id_ != 0 && plan_id_ == rec_plan_id_ && !keys) {
+      check(gpuGraphLaunch(exec_, s_), "launch graph");
+      return;
+    }
+    rec_plan_id_ = 0;
     std::vector<const tensor*>& work = work_;  // reused: no allocation per token
     work.clear();
     size_t need = 0;
@@ -613,6 +620,7 @@ class gpu_stream final : public stream {
       ++n_record_;
     }
     key_.swap(key);
+    rec_plan_id_ = plan_id_;
     check(gpuGraphLaunch(exec_, s_), "launch graph");
   }
 
@@ -700,6 +708,7 @@ class gpu_stream final : public stream {
   bool graphs_ = true;
   gpuGraphExec_t exec_ = nullptr;
   std::vector<int64_t> key_;
+  uint64_t rec_plan_id_ = 0;  // the plan id of the node list whose graph exec_ replays
   std::unique_ptr<node_profile> prof_;
   bool stats_ = false;  // HEARTH_GPU_STATS: timing summary on stderr when the stream ends
   long n_compute_ = 0, n_record_ = 0, n_sync_ = 0;
