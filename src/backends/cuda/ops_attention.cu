@@ -41,6 +41,16 @@ struct attn_shared {
   bool last;
 };
 
+// Elements lane, lane + 32, ... of a key or value row (f16 or f32), 0 past n values or when !use.
+template <bool F16, int N>
+__device__ __forceinline__ void row_lanes(const uint8_t* row, int lane, int n, bool use, float (&out)[N]) {
+#pragma unroll
+  for (int k = 0; k < N; ++k) {
+    const int i = lane + k * warp;
+    out[k] = use && i < n ? (F16 ? h2f(reinterpret_cast<const uint16_t*>(row)[i]) : reinterpret_cast<const float*>(row)[i]) : 0.0f;
+  }
+}
+
 // Cells j0 .. j1 - 1 for query head h, token t: the block's warps stride over them with an online
 // softmax, then merge their states. On return (after a barrier): M is the largest score (-inf when
 // every cell is masked), L the sum of exp(s - M), and sm.part_acc[0][i] the sum of exp(s - M) v[i].
@@ -101,14 +111,7 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       if (!any) continue;
       float kx[CPW][KPL];
 #pragma unroll
-      for (int c = 0; c < CPW; ++c) {
-        const uint8_t* krow = a.k.data + kh * a.k.nb[1] + min(jb + c, j1 - 1) * a.k.nb[2];
-#pragma unroll
-        for (int k = 0; k < KPL; ++k) {
-          const int i = lane + k * warp;
-          kx[c][k] = i < hd ? (KF16 ? h2f(reinterpret_cast<const uint16_t*>(krow)[i]) : reinterpret_cast<const float*>(krow)[i]) : 0.0f;
-        }
-      }
+      for (int c = 0; c < CPW; ++c) row_lanes<KF16>(a.k.data + kh * a.k.nb[1] + min(jb + c, j1 - 1) * a.k.nb[2], lane, hd, true, kx[c]);
 #pragma unroll
       for (int c = 0; c < CPW; ++c) {
         float d = 0.0f;
@@ -124,16 +127,8 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       for (int c = 0; c < CPW; ++c) m_new = fmaxf(m_new, s[c]);
       float vv[CPW][VPL];
 #pragma unroll
-      for (int c = 0; c < CPW; ++c) {
-        const uint8_t* vrow = a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2];
-#pragma unroll
-        for (int r = 0; r < VPL; ++r) {
-          const int i = lane + r * warp;
-          vv[c][r] = s[c] != -INFINITY && i < hd_v
-                         ? (KF16 ? h2f(reinterpret_cast<const uint16_t*>(vrow)[i]) : reinterpret_cast<const float*>(vrow)[i])
-                         : 0.0f;
-        }
-      }
+      for (int c = 0; c < CPW; ++c)
+        row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
       const float corr = expf(m - m_new);  // 0 while m = -inf (m_new is finite: some cell is not masked)
       float p[CPW];
 #pragma unroll

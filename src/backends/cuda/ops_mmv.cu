@@ -193,24 +193,12 @@ constexpr int k_mmvd_threads = 128;
 // The epilogue of rows g0 and g0 + 1 of the direct kernel (one thread): their sums from the warps'
 // parts, the rope of the pair when the segment ropes (g0 is even within it), the store, and the
 // KV cache store.
-// (The segment's fields are picked with selects: indexing the kernel parameter would copy it to
-// local memory.)
 __device__ __forceinline__ void mmv_epilogue_rows(const mmv_args& p, int64_t g0, const float (*part)[k_mmvd_rows], int nw) {
   float v[k_mmvd_rows] = {};
   for (int r = 0; r < k_mmvd_rows; ++r)
     for (int i = 0; i < nw; ++i) v[r] += part[i][r];
   const int si = g0 < p.seg[0].rows ? 0 : g0 < p.seg[0].rows + p.seg[1].rows ? 1 : 2;
-  const auto pick = [&](auto mmv_seg::*f) { return si == 0 ? p.seg[0].*f : si == 1 ? p.seg[1].*f : p.seg[2].*f; };
-  struct {
-    int64_t rows;
-    float* dst;
-    int head;
-    bool cache_f16;
-    uint8_t* cache;
-    int64_t cache_rows, cache_nb1;
-    const int32_t* ids;
-  } const sg{pick(&mmv_seg::rows), pick(&mmv_seg::dst), pick(&mmv_seg::head), pick(&mmv_seg::cache_f16),
-             pick(&mmv_seg::cache), pick(&mmv_seg::cache_rows), pick(&mmv_seg::cache_nb1), pick(&mmv_seg::ids)};
+  const mmv_seg sg = si == 0 ? p.seg[0] : si == 1 ? p.seg[1] : p.seg[2];  // constant indices: no local copy of p
   const int64_t m = g0 - (si > 0 ? p.seg[0].rows : 0) - (si > 1 ? p.seg[1].rows : 0);
   static_assert(k_mmvd_rows == 2, "the rope rotates the block's pair of rows");
   if (sg.head > 0) {

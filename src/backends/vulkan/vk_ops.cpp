@@ -322,15 +322,7 @@ class vk_stream final : public stream {
       for (const tensor* n : nodes) append_node_key(key_, *n);
       moved |= d_.n_released() != rec_released_;
       const bool same_nodes = recorded_ && !moved && profile_ != 1 && key_ == rec_key_ && !walk_always_;
-      if (!same_nodes) {
-        cmds_.clear();
-        args_.clear();
-        spans_.clear();
-        cached_b_ = nullptr;
-        stored_.clear();
-        index_readers(nodes);
-        for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
-      }
+      if (!same_nodes) walk_nodes(nodes);
       walk = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_walk).count();
       // Device memory: every workgroup starts by reading its arguments, which in host memory would
       // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
@@ -342,13 +334,7 @@ class vk_stream final : public stream {
       same = recorded_ && !moved && profile_ != 1 && pending_ == rec_pending_ && staging_.buf == rec_staging_ && mirrors_ == rec_mirrors_ &&
                         (same_nodes || (cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_));
       if (!same && same_nodes) {  // the staged copies changed: walk after all
-        cmds_.clear();
-        args_.clear();
-        spans_.clear();
-        cached_b_ = nullptr;
-        stored_.clear();
-        index_readers(nodes);
-        for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
+        walk_nodes(nodes);
         grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
       }
       if (!same) {
@@ -384,6 +370,17 @@ class vk_stream final : public stream {
       walk_s_ += walk;
     }
     ++n_computes_;
+  }
+
+  // The nodes become this compute's dispatches, arguments and spans (cmds_, args_, spans_).
+  void walk_nodes(const std::vector<tensor*>& nodes) {
+    cmds_.clear();
+    args_.clear();
+    spans_.clear();
+    cached_b_ = nullptr;
+    stored_.clear();
+    index_readers(nodes);
+    for (size_t i = 0; i < nodes.size(); ++i) i += record_fused(nodes, i);
   }
 
   void synchronize() override {
