@@ -466,6 +466,14 @@ std::vector<op_case> all_cases() {
       }
     }
   }
+  // 1024 cells over 8 heads: the chunks are halved to 128 cells so that the blocks fill the GPU.
+  v.push_back({"attention_long_f16_hd128_n1_kv1024", [long_mask](builder& b) {
+                 const int64_t n_kv = 1024;
+                 tensor* q = b.rand(dtype::f32, {128, 8, 1});
+                 tensor* k = b.rand(dtype::f16, {128, 2, n_kv});
+                 tensor* vv = b.rand(dtype::f16, {128, 2, n_kv});
+                 return b.g.attention(q, k, vv, long_mask(b, n_kv, 1), 1.0f / std::sqrt(128.0f));
+               }, 1e-10});
   for (const auto& shape : {std::pair<dtype, int64_t>{dtype::q4_k, 64}, {dtype::q4_k, 256}, {dtype::q4_0, 128}}) {
     const dtype wt = shape.first;
     const int64_t hd = shape.second;

@@ -248,28 +248,33 @@ template <bool Round>
 __global__ void __launch_bounds__(k_warps * warp) k_attention_merge(attn_args a, const float* part, int n_chunks) {
   pdl_enter();
   __shared__ attn_shared sm;
-  __shared__ float wt[k_max_chunks];
+  __shared__ float wt[k_max_chunks], ms[k_max_chunks], ls[k_max_chunks];
   const int h = blockIdx.x;
   const int64_t t = blockIdx.y;
   const int hd_v = (int)a.v.ne[0];
   const float* src = part + (t * gridDim.x + h) * (int64_t)n_chunks * (hd_v + 2);
+  // Every chunk's state read at once (a thread each), then the same sums as one thread walking the
+  // chunks would make: reading them one after another cost a memory round trip per chunk.
+  for (int c = threadIdx.x; c < n_chunks; c += blockDim.x) {
+    ms[c] = src[c * (hd_v + 2)];
+    ls[c] = src[c * (hd_v + 2) + 1];
+  }
+  __syncthreads();
   float M = -INFINITY;
-  for (int c = 0; c < n_chunks; ++c) M = fmaxf(M, src[c * (hd_v + 2)]);
+  for (int c = 0; c < n_chunks; ++c) M = fmaxf(M, ms[c]);
   float L = 0.0f;
   if (M != -INFINITY)
-    for (int c = 0; c < n_chunks; ++c) {
-      const float mc = src[c * (hd_v + 2)];
-      if (mc != -INFINITY) L += src[c * (hd_v + 2) + 1] * expf(mc - M);
-    }
-  for (int c = threadIdx.x; c < n_chunks; c += blockDim.x) {
-    const float mc = src[c * (hd_v + 2)];
-    wt[c] = M == -INFINITY || mc == -INFINITY ? 0.0f : expf(mc - M);
-  }
+    for (int c = 0; c < n_chunks; ++c)
+      if (ms[c] != -INFINITY) L += ls[c] * expf(ms[c] - M);
+  for (int c = threadIdx.x; c < n_chunks; c += blockDim.x) wt[c] = M == -INFINITY || ms[c] == -INFINITY ? 0.0f : expf(ms[c] - M);
   __syncthreads();
   for (int i = threadIdx.x; i < hd_v; i += blockDim.x) {
     float o = 0.0f;
-    for (int c = 0; c < n_chunks; ++c)
-      if (wt[c] != 0.0f) o += src[c * (hd_v + 2) + 2 + i] * wt[c];
+#pragma unroll 8
+    for (int c = 0; c < n_chunks; ++c) {
+      const float v = src[c * (hd_v + 2) + 2 + i];  // unconditional: the loads of 8 chunks fly together
+      if (wt[c] != 0.0f) o += v * wt[c];
+    }
     sm.part_acc[0][i] = o;
   }
   __syncthreads();
@@ -492,13 +497,17 @@ bool split_enabled() {
 }
 
 // Chunks of cells the attention of a few tokens over a long cache is split into (1: not split):
-// from 512 cells, 256 cells each, at most k_max_chunks. On the H200 (docs/device-runs/
-// cuda-attention-split.txt) splitting 256 cells into chunks of 64 or 128 gained nothing, and chunks
-// of 128 or 512 over 4096 cells were slower than 256.
+// from 512 cells, 256 cells each, at most k_max_chunks; halved (to 96 cells or more) while the
+// blocks (heads x tokens x chunks) are fewer than 256, about two per multiprocessor of an H100/H200.
+// On the H200 (docs/device-runs/tg-epilogue-host.txt, runs 10-12), 8B Q4_K_M tg64 after 512 / 1024
+// cells 277 / 265 -> 307 / 307 t/s, 1B Q4_0 after 1024 cells 630 -> 797; at 4096 cells (17 chunks
+// of 256, unchanged) chunks of 128 or 64 were slower (239-240, 233-237 against 244-248).
 int attention_chunks(const tensor& n) {
-  const int64_t n_tok = n.src[0]->ne[2], n_kv = n.src[1]->ne[2];
+  const int64_t n_tok = n.src[0]->ne[2], n_kv = n.src[1]->ne[2], n_head = n.src[0]->ne[1];
   if (!split_enabled() || n_tok > 8 || n_kv < 512 || n.src[0]->ne[3] != 1) return 1;
-  return (int)std::min<int64_t>(k_max_chunks, (n_kv + 255) / 256);
+  int64_t chunks = std::min<int64_t>(k_max_chunks, (n_kv + 255) / 256);
+  while (chunks * 2 <= k_max_chunks && chunks * n_head * n_tok < 256 && n_kv >= chunks * 2 * 96) chunks *= 2;
+  return (int)chunks;
 }
 
 // Where the chunks' states go in the scratch: after the rounded output rows the attention may
