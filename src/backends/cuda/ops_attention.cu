@@ -498,15 +498,16 @@ bool split_enabled() {
 
 // Chunks of cells the attention of a few tokens over a long cache is split into (1: not split):
 // from 512 cells, 256 cells each, at most k_max_chunks; halved (to 96 cells or more) while the
-// blocks (heads x tokens x chunks) are fewer than 256, about two per multiprocessor of an H100/H200.
-// On the H200 (docs/device-runs/tg-epilogue-host.txt, runs 10-12), 8B Q4_K_M tg64 after 512 / 1024
-// cells 277 / 265 -> 307 / 307 t/s, 1B Q4_0 after 1024 cells 630 -> 797; at 4096 cells (17 chunks
-// of 256, unchanged) chunks of 128 or 64 were slower (239-240, 233-237 against 244-248).
+// blocks (heads x tokens x chunks) are fewer than 512, about four per multiprocessor of an
+// H100/H200. On the H200 (docs/device-runs/tg-epilogue-host.txt, runs 10-13), 8B Q4_K_M tg64
+// after 512 / 1024 / 2048 cells 277 / 265 / 259 -> 307 / 307 / 287 t/s, 1B Q4_0 after 1024 / 2048
+// cells 630 / 624 -> 797 / 765; at 3072 and 4096 cells the same; at 4096 (17 chunks of 256) chunks
+// of 128 or 64 were slower (239-240, 233-237 against 244-248).
 int attention_chunks(const tensor& n) {
   const int64_t n_tok = n.src[0]->ne[2], n_kv = n.src[1]->ne[2], n_head = n.src[0]->ne[1];
   if (!split_enabled() || n_tok > 8 || n_kv < 512 || n.src[0]->ne[3] != 1) return 1;
   int64_t chunks = std::min<int64_t>(k_max_chunks, (n_kv + 255) / 256);
-  while (chunks * 2 <= k_max_chunks && chunks * n_head * n_tok < 256 && n_kv >= chunks * 2 * 96) chunks *= 2;
+  while (chunks * 2 <= k_max_chunks && chunks * n_head * n_tok < 512 && n_kv >= chunks * 2 * 96) chunks *= 2;
   return (int)chunks;
 }
 
