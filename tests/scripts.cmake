@@ -90,6 +90,11 @@ if(TARGET test_vulkan)
            "--gtest_filter=Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q4_0_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_gemma2_q4_k_m_prompt16_full")
   set_tests_properties(vulkan.without_norm_round_rope_product PROPERTIES ENVIRONMENT "HEARTH_VK_NORM_ROUND=0;HEARTH_VK_ROPE_PRODUCT=0"
                        LABELS vulkan TIMEOUT 600)
+  # Device memory the CPU cannot map (HEARTH_VK_UNMAPPED=1), as on a discrete GPU: weights, inputs and
+  # results go through staging transfers, and the logits through the graph's copy to host memory.
+  add_test(NAME vulkan.unmapped COMMAND test_vulkan
+           "--gtest_filter=Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/stories*:VulkanMoe.*:VulkanMemory*:VulkanOps.MatrixProducts")
+  set_tests_properties(vulkan.unmapped PROPERTIES ENVIRONMENT "HEARTH_VK_UNMAPPED=1" LABELS vulkan TIMEOUT 600)
   # Gate and up in one dispatch that rounds their swiglu for down (opt-in HEARTH_VK_GLU_ROUND=1), in whole models.
   add_test(NAME vulkan.glu_round COMMAND test_vulkan
            "--gtest_filter=Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q6_k_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_qwen2_q4_k_m_prompt16_full")

@@ -28,6 +28,7 @@ struct allocation {
   uint8_t* mapped = nullptr;
   size_t size = 0;
   int memory_type = -1;
+  int pool = -1;  // the block pool it came from (vk_device::pool_of)
   block_allocator::range range;
 };
 
@@ -131,7 +132,8 @@ class vk_device final : public device {
 
  private:
   void one_shot(const std::function<void(VkCommandBuffer)>& record);
-  block_allocator& blocks_of(int memory_type);
+  int pool_of(int memory_type, mem_kind kind) const;
+  block_allocator& blocks_of(int pool);
   allocation& staging(size_t need);
 
   VkInstance inst_;

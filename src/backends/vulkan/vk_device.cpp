@@ -285,11 +285,21 @@ struct mem_block {
 };
 }  // namespace
 
-block_allocator& vk_device::blocks_of(int type) {
+int vk_device::pool_of(int type, mem_kind kind) const {
+  // HEARTH_VK_UNMAPPED=1: device buffers are never mapped, as on a discrete GPU whose memory the CPU
+  // cannot see, so that a device whose memory is all host-visible (lavapipe) takes the staging,
+  // transfer and read-back paths (the tests' vulkan.unmapped run). Their blocks form a pool of
+  // their own (key ~type), apart from the mapped staging memory of the same type.
+  static const bool unmapped = std::getenv("HEARTH_VK_UNMAPPED") && std::strcmp(std::getenv("HEARTH_VK_UNMAPPED"), "1") == 0;
+  return unmapped && kind == mem_kind::device ? ~type : type;
+}
+
+block_allocator& vk_device::blocks_of(int pool) {
   std::lock_guard<std::mutex> lock(blocks_mutex_);
-  auto& slot = blocks_[type];
+  auto& slot = blocks_[pool];
   if (slot) return *slot;
-  const bool host_visible = info_.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+  const int type = pool < 0 ? ~pool : pool;
+  const bool host_visible = pool >= 0 && (info_.mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT);
   // Memory the CPU sees but the GPU does not prefer (staging, argument arenas) is pinned system
   // memory on a discrete GPU: smaller blocks there.
   const uint64_t bytes = type == mem_device_ || !host_visible ? block_bytes_ : std::min<uint64_t>(block_bytes_, 64u << 20);
@@ -351,7 +361,7 @@ allocation vk_device::allocate(size_t size, mem_kind kind) {
     vkDestroyBuffer(dev_, a.buf, nullptr);
     fail("{}: a {:.1f} MiB buffer cannot live in the memory type chosen for buffers", name(), size / 1048576.0);
   }
-  block_allocator& pool = blocks_of(type);
+  block_allocator& pool = blocks_of(pool_of(type, kind));
   try {
     a.range = pool.allocate(req.size, req.alignment);
   } catch (const error& e) {
@@ -362,6 +372,7 @@ allocation vk_device::allocate(size_t size, mem_kind kind) {
     throw;
   }
   a.memory_type = type;
+  a.pool = pool_of(type, kind);
   const auto* blk = static_cast<const mem_block*>(a.range.block);
   const VkResult r = vkBindBufferMemory(dev_, a.buf, blk->mem, a.range.offset);
   if (r != VK_SUCCESS) release(a);
@@ -382,7 +393,7 @@ void vk_device::release(allocation& a) {
     block_allocator* pool;
     {
       std::lock_guard<std::mutex> lock(blocks_mutex_);
-      pool = blocks_.at(a.memory_type).get();
+      pool = blocks_.at(a.pool).get();
     }
     pool->release(a.range);
   }
