@@ -1,11 +1,11 @@
 #include "model/loader.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <set>
 
 #include "backend/registry.h"
+#include "core/env.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "model/archs/archs.h"
@@ -219,8 +219,7 @@ std::unique_ptr<model> load_model(const std::string& path, const load_params& pa
     log_debug("{}: vocabulary has {} tokens, the embedding {} rows", path, m->voc->n_tokens(), m->hp.n_vocab);
   m->chat_template = m->file->get_string("tokenizer.chat_template", "");
   // HEARTH_GPU_EMBED=0: the token embeddings stay on the CPU (comparisons)
-  const char* embed_env = std::getenv("HEARTH_GPU_EMBED");
-  const bool embed = !(embed_env && std::string(embed_env) == "0");
+  const bool embed = env_on("HEARTH_GPU_EMBED");
   m->place = plan_placement(m->hp.n_layer, registry::instance().cpu(), params.gpus, params.n_gpu_layers,
                             embed && params.gpu_input && !params.gpus.empty() && can_embed_on(*m, params.gpus[0]));
   m->w.layers.resize(m->hp.n_layer);

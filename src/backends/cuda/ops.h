@@ -10,16 +10,10 @@
 #include <cstring>
 
 #include "backends/cuda/vendors/gpu.h"
+#include "core/env.h"
 #include "core/tensor.h"
 
 namespace hearth::gpu {
-
-// Whether environment variable name is set to value (the switches that pick another kernel, for
-// comparisons).
-inline bool env_is(const char* name, const char* value) {
-  const char* e = std::getenv(name);
-  return e && std::strcmp(e, value) == 0;
-}
 
 // read(dev) for the current device, computed once per device (read must not return 0); fallback
 // when there is no current device.

@@ -7,6 +7,7 @@
 
 #include "backends/vulkan/vk_backend.h"
 #include "backends/vulkan/vk_shaders.h"
+#include "core/env.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/log.h"
@@ -290,7 +291,7 @@ int vk_device::pool_of(int type, mem_kind kind) const {
   // cannot see, so that a device whose memory is all host-visible (lavapipe) takes the staging,
   // transfer and read-back paths (the tests' vulkan.unmapped run). Their blocks form a pool of
   // their own (key ~type), apart from the mapped staging memory of the same type.
-  static const bool unmapped = std::getenv("HEARTH_VK_UNMAPPED") && std::strcmp(std::getenv("HEARTH_VK_UNMAPPED"), "1") == 0;
+  static const bool unmapped = env_is("HEARTH_VK_UNMAPPED", "1");
   return unmapped && kind == mem_kind::device ? ~type : type;
 }
 

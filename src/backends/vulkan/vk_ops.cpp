@@ -73,7 +73,7 @@ class vk_stream final : public stream {
     const auto t0 = std::chrono::steady_clock::now();
     // The recording's node list (same plan id) and staged copies: submitted as it is, without
     // sizing, keying or walking the nodes (HEARTH_VK_KEYS=1 compares keys every compute).
-    static const bool keys = std::getenv("HEARTH_VK_KEYS") && std::strcmp(std::getenv("HEARTH_VK_KEYS"), "1") == 0;
+    static const bool keys = env_is("HEARTH_VK_KEYS", "1");
     const bool fast = plan_id_ != 0 && plan_id_ == rec_plan_id_ && recorded_ && profile_ != 1 && !walk_always_ && !keys &&
                       d_.n_released() == rec_released_ && pending_ == rec_pending_ && staging_.buf == rec_staging_;
     bool same = fast;
@@ -233,9 +233,9 @@ class vk_stream final : public stream {
   };
   // The mirrors of this compute's outputs (mirrors_), growing mirror_ as needed (true: it moved).
   bool plan_mirrors(const std::vector<tensor*>& nodes) {
-    static const bool off = std::getenv("HEARTH_VK_MIRROR") && std::strcmp(std::getenv("HEARTH_VK_MIRROR"), "0") == 0;
+    static const bool on = env_on("HEARTH_VK_MIRROR");
     mirrors_.clear();
-    if (off) return false;
+    if (!on) return false;
     uint64_t total = 0;
     for (const tensor* n : nodes) {
       if (!(n->flags & tf_output) || n->nbytes() > k_mirror_max || n->nbytes() == 0) continue;
@@ -1280,7 +1280,7 @@ class vk_stream final : public stream {
   std::vector<int64_t> key_, rec_key_;  // append_node_key of this compute's nodes and of the recording's
   uint64_t rec_plan_id_ = 0;            // the plan id of the recording's node list (0: unknown)
   // HEARTH_VK_WALK=1: walk the nodes every compute, comparing dispatches instead of keys (comparisons)
-  const bool walk_always_ = std::getenv("HEARTH_VK_WALK") && std::strcmp(std::getenv("HEARTH_VK_WALK"), "1") == 0;
+  const bool walk_always_ = env_is("HEARTH_VK_WALK", "1");
   std::unordered_map<std::string, VkPipeline> pipes_;  // the device's pipelines, without its lock
   std::string next_label_;                              // HEARTH_VK_PROFILE=1: the next dispatch's name in the profile
   std::set<std::string> labels_;

@@ -42,12 +42,6 @@ tdesc desc(const tensor* t) {
   return d;
 }
 
-// A switch that is on unless set to 0 (read when a stream starts, so tests can flip it).
-bool env_on(const char* name) {
-  const char* e = std::getenv(name);
-  return !(e && *e == '0');
-}
-
 // Types with a wide-load matrix x vector kernel (matvec_wide.comp), whose loads need the alignment
 // of their blocks: 16 bytes for Q4_K (one 144-byte block is 9 x 16), 2 for the others.
 bool wide_matvec(const tensor& a) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backends/vulkan/vk_backend.h"
+#include "core/env.h"
 
 namespace hearth::vk {
 
@@ -14,8 +15,6 @@ bool has_kernel(dtype t);  // the matrix kernels and get_rows exist for t
 std::string lower(const char* s);
 bool fits32(const tensor* t);  // shapes and strides fit the shaders' 32-bit fields
 tdesc desc(const tensor* t);   // nullptr: zeros
-// A switch that is on unless set to 0 (read when a stream starts, so tests can flip it).
-bool env_on(const char* name);
 inline uint32_t f2u(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
