@@ -233,12 +233,13 @@ std::unique_ptr<model> load_model(const std::string& path, const load_params& pa
 }
 
 std::unique_ptr<model> load_model_retrying(const std::string& path, load_params lp) {
+  int n_layer = -1;  // read from the file's header at the first failure only
   for (;;) {
     try {
       return load_model(path, lp);
     } catch (const error& e) {
       if (e.kind() != error_kind::out_of_memory || lp.gpus.empty() || lp.n_gpu_layers == 0) throw;
-      const int n_layer = (int)open_model(path)->hp.n_layer;
+      if (n_layer < 0) n_layer = (int)open_model(path)->hp.n_layer;
       const int had = lp.n_gpu_layers < 0 ? n_layer : lp.n_gpu_layers;
       if (lp.gpu_input && had >= n_layer) {
         lp.gpu_input = false;

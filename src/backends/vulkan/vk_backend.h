@@ -27,7 +27,6 @@ struct allocation {
   uint64_t addr = 0;
   uint8_t* mapped = nullptr;
   size_t size = 0;
-  int memory_type = -1;
   int pool = -1;  // the block pool it came from (vk_device::pool_of)
   block_allocator::range range;
 };

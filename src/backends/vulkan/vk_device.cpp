@@ -362,7 +362,8 @@ allocation vk_device::allocate(size_t size, mem_kind kind) {
     vkDestroyBuffer(dev_, a.buf, nullptr);
     fail("{}: a {:.1f} MiB buffer cannot live in the memory type chosen for buffers", name(), size / 1048576.0);
   }
-  block_allocator& pool = blocks_of(pool_of(type, kind));
+  const int pool_key = pool_of(type, kind);
+  block_allocator& pool = blocks_of(pool_key);
   try {
     a.range = pool.allocate(req.size, req.alignment);
   } catch (const error& e) {
@@ -372,8 +373,7 @@ allocation vk_device::allocate(size_t size, mem_kind kind) {
            kind == mem_kind::device ? "device" : "host-visible");
     throw;
   }
-  a.memory_type = type;
-  a.pool = pool_of(type, kind);
+  a.pool = pool_key;
   const auto* blk = static_cast<const mem_block*>(a.range.block);
   const VkResult r = vkBindBufferMemory(dev_, a.buf, blk->mem, a.range.offset);
   if (r != VK_SUCCESS) release(a);

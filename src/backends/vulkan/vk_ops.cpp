@@ -76,69 +76,10 @@ class vk_stream final : public stream {
     static const bool keys = env_is("HEARTH_VK_KEYS", "1");
     const bool fast = plan_id_ != 0 && plan_id_ == rec_plan_id_ && recorded_ && profile_ != 1 && !walk_always_ && !keys &&
                       d_.n_released() == rec_released_ && pending_ == rec_pending_ && staging_.buf == rec_staging_;
-    bool same = fast;
     double walk = 0;
-    if (fast) {
-      ++n_reused_;
-    } else {
-      size_t scratch = 0, att_scratch = 0;
-      for (tensor* n : nodes) {
-        scratch = std::max(scratch, scratch_bytes(*n));
-        att_scratch = std::max(att_scratch, attention_scratch_bytes(*n));
-      }
-      bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
-      moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
-      moved |= plan_mirrors(nodes);
-      if (glu_round_) {
-        size_t glu = 0;
-        for (tensor* n : nodes)
-          if (n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
-        if (grow(glu_scratch_, glu, vk_device::mem_kind::device)) {
-          d_.fill(glu_scratch_, 0);  // the block counters start at 0 (and each graph leaves them so)
-          moved = true;
-        }
-      }
-      const auto t_walk = std::chrono::steady_clock::now();
-      // The nodes of the recording (same key) with nothing moved: the walk would make the same
-      // dispatches and arguments, so the recording is submitted as it is without walking (0.27 ms of
-      // host time per 8B token on the H200, docs/device-runs/vulkan-host.txt).
-      key_.clear();
-      for (const tensor* n : nodes) append_node_key(key_, *n);
-      moved |= d_.n_released() != rec_released_;
-      const bool same_nodes = recorded_ && !moved && profile_ != 1 && key_ == rec_key_ && !walk_always_;
-      if (!same_nodes) walk_nodes(nodes);
-      walk = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_walk).count();
-      // Device memory: every workgroup starts by reading its arguments, which in host memory would
-      // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
-      static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
-      if (!same_nodes)
-        moved |= grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
-      // A buffer destroyed since the recording (a compute buffer or staging buffer replaced) may be
-      // named by it even if a new one took the same handle and address: record again.
-      same = recorded_ && !moved && profile_ != 1 && pending_ == rec_pending_ && staging_.buf == rec_staging_ && mirrors_ == rec_mirrors_ &&
-                        (same_nodes || (cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_));
-      if (!same && same_nodes) {  // the staged copies changed: walk after all
-        walk_nodes(nodes);
-        grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
-      }
-      if (!same) {
-        d_.upload(arena_, 0, args_.data(), args_.size());
-        schedule();
-        record_graph();
-        rec_cmds_.swap(cmds_);
-        rec_args_.swap(args_);
-        rec_spans_.swap(spans_);
-        rec_pending_ = pending_;
-        rec_staging_ = staging_.buf;
-        rec_released_ = d_.n_released();
-        rec_key_.swap(key_);
-        rec_mirrors_ = mirrors_;
-        recorded_ = true;
-      } else {
-        ++n_reused_;
-      }
-      rec_plan_id_ = plan_id_;
-    }
+    bool same = true;
+    if (fast) ++n_reused_;
+    else same = record_if_changed(nodes, walk);
     n_barriers_ += rec_barriers_;
     n_dispatches_ += order_.size();
     pending_.clear();
@@ -154,6 +95,71 @@ class vk_stream final : public stream {
       walk_s_ += walk;
     }
     ++n_computes_;
+  }
+
+  // Sizes the scratch buffers for nodes and walks them unless their key is the recording's; records
+  // the command buffer again when anything differs. Returns whether the recording stayed as it was;
+  // walk: the seconds spent keying and walking.
+  bool record_if_changed(const std::vector<tensor*>& nodes, double& walk) {
+    size_t scratch = 0, att_scratch = 0;
+    for (tensor* n : nodes) {
+      scratch = std::max(scratch, scratch_bytes(*n));
+      att_scratch = std::max(att_scratch, attention_scratch_bytes(*n));
+    }
+    bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
+    moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
+    moved |= plan_mirrors(nodes);
+    if (glu_round_) {
+      size_t glu = 0;
+      for (tensor* n : nodes)
+        if (n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
+      if (grow(glu_scratch_, glu, vk_device::mem_kind::device)) {
+        d_.fill(glu_scratch_, 0);  // the block counters start at 0 (and each graph leaves them so)
+        moved = true;
+      }
+    }
+    const auto t_walk = std::chrono::steady_clock::now();
+    // The nodes of the recording (same key) with nothing moved: the walk would make the same
+    // dispatches and arguments, so the recording is submitted as it is without walking (0.27 ms of
+    // host time per 8B token on the H200, docs/device-runs/vulkan-host.txt).
+    key_.clear();
+    for (const tensor* n : nodes) append_node_key(key_, *n);
+    moved |= d_.n_released() != rec_released_;
+    const bool same_nodes = recorded_ && !moved && profile_ != 1 && key_ == rec_key_ && !walk_always_;
+    if (!same_nodes) walk_nodes(nodes);
+    walk = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_walk).count();
+    // Device memory: every workgroup starts by reading its arguments, which in host memory would
+    // cost each dispatch a few PCIe round trips (HEARTH_VK_HOST_ARGS=1 keeps them there, to compare).
+    static const bool host_args = std::getenv("HEARTH_VK_HOST_ARGS") != nullptr;
+    if (!same_nodes)
+      moved |= grow(arena_, args_.size() + k_args_stride, host_args ? vk_device::mem_kind::upload : vk_device::mem_kind::device);
+    // A buffer destroyed since the recording (a compute buffer or staging buffer replaced) may be
+    // named by it even if a new one took the same handle and address: record again.
+    const bool same = recorded_ && !moved && profile_ != 1 && pending_ == rec_pending_ && staging_.buf == rec_staging_ && mirrors_ == rec_mirrors_ &&
+                      (same_nodes || (cmds_ == rec_cmds_ && args_ == rec_args_ && spans_ == rec_spans_));
+    if (!same && same_nodes) {  // only the staged copies changed: the recording's dispatches stand
+      cmds_ = rec_cmds_;
+      args_ = rec_args_;
+      spans_ = rec_spans_;
+    }
+    if (!same) {
+      d_.upload(arena_, 0, args_.data(), args_.size());
+      schedule();
+      record_graph();
+      rec_cmds_.swap(cmds_);
+      rec_args_.swap(args_);
+      rec_spans_.swap(spans_);
+      rec_pending_ = pending_;
+      rec_staging_ = staging_.buf;
+      rec_released_ = d_.n_released();
+      rec_key_.swap(key_);
+      rec_mirrors_ = mirrors_;
+      recorded_ = true;
+    } else {
+      ++n_reused_;
+    }
+    rec_plan_id_ = plan_id_;
+    return same;
   }
 
   // The nodes become this compute's dispatches, arguments and spans (cmds_, args_, spans_).
