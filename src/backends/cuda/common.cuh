@@ -181,6 +181,12 @@ void launch(void (*k)(K...), dim3 grid, dim3 block, size_t shared, gpuStream_t s
 }
 
 // Tensor geometry passed to kernels by value.
+// Element e of a KV cache row (f16 or f32) set to v.
+__device__ __forceinline__ void store_elem(uint8_t* row, bool f16, int64_t e, float v) {
+  if (f16) reinterpret_cast<uint16_t*>(row)[e] = f2h(v);
+  else reinterpret_cast<float*>(row)[e] = v;
+}
+
 struct tdesc {
   uint8_t* data;
   int64_t ne[4];

@@ -260,6 +260,26 @@ bool overlaps(const tensor& a, const tensor& b) {
 // apart (the graph orders q, rope q, k, rope k, ..., v): the later ones join work[i]'s launch when
 // running them early is safe, i.e. their outputs overlap nothing the nodes they skip read or write.
 // Returns the group size; the members after the first are marked done.
+// Whether node c (at work[c_at]) may run before the nodes work[from .. c_at) that have not run yet:
+// what it writes overlaps nothing they read or write, and (check_inputs) they write nothing it
+// reads. skip(t): nodes (and storages) that run together with c, not checked.
+template <typename Skip>
+bool can_run_early(const std::vector<const tensor*>& work, const run_state& st, const tensor& c, size_t from, size_t c_at, bool check_inputs,
+                   const Skip& skip) {
+  for (size_t x = from; x < c_at; ++x) {
+    const tensor* w = work[x];
+    if (st.done[x] || skip(w)) continue;  // ran already, or runs with c
+    if (overlaps(c, *w)) return false;
+    for (const tensor* src : w->src)
+      if (src && overlaps(c, *src)) return false;
+    if (check_inputs)
+      for (const tensor* src : c.src)
+        if (src && !skip(src->storage()) && overlaps(*w, *src)) return false;
+  }
+  return true;
+}
+const auto no_skip = [](const tensor*) { return false; };
+
 int gather_products(const std::vector<const tensor*>& work, size_t i, run_state& st, const tensor* (&group)[3], size_t (&at)[3]) {
   const tensor* n = work[i];
   at[0] = i;
@@ -269,13 +289,7 @@ int gather_products(const std::vector<const tensor*>& work, size_t i, run_state&
     if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->type != n->src[0]->type ||
         c->src[0]->ne[0] != n->src[0]->ne[0] || c->src[0]->storage()->op != op::none)
       continue;
-    bool safe = true;
-    for (size_t x = i + 1; x < j && safe; ++x) {
-      if (st.done[x]) continue;
-      if (overlaps(*c, *work[x])) safe = false;
-      for (const tensor* src : work[x]->src)
-        if (src && overlaps(*c, *src)) safe = false;
-    }
+    bool safe = can_run_early(work, st, *c, i + 1, j, false, no_skip);
     for (int g = 0; g < k && safe; ++g) safe = !overlaps(*c, *group[g]) && !overlaps(*c, *group[g]->src[1]);
     if (!safe) continue;
     at[k] = j;
@@ -354,18 +368,7 @@ bool find_epilogues(const std::vector<const tensor*>& work, size_t exec_at, run_
     return false;
   };
   // the moved node c (its result rows come from the launch) against the nodes it skips
-  auto movable = [&](const tensor* c, size_t c_at) {
-    for (size_t x = exec_at + 1; x < c_at; ++x) {
-      const tensor* w = work[x];
-      if (st.done[x] || in_launch(w)) continue;  // ran already, or runs in the launch
-      if (overlaps(*c, *w)) return false;
-      for (const tensor* src : w->src)
-        if (src && overlaps(*c, *src)) return false;
-      for (const tensor* src : c->src)
-        if (src && !in_launch(src->storage()) && overlaps(*w, *src)) return false;
-    }
-    return true;
-  };
+  auto movable = [&](const tensor* c, size_t c_at) { return can_run_early(work, st, *c, exec_at + 1, c_at, true, in_launch); };
   for (int g = 0; g < k; ++g) {
     if (eps[g].rope && !movable(eps[g].rope, pos[g][0])) eps[g] = {};
     if (eps[g].store && !movable(eps[g].store, pos[g][1])) eps[g].store = nullptr;
@@ -380,13 +383,15 @@ bool find_epilogues(const std::vector<const tensor*>& work, size_t exec_at, run_
   for (int a = 0; a < n_writes; ++a)
     for (int b = a + 1; b < n_writes; ++b)
       if (overlaps(*writes[a], *writes[b])) return false;
+  any = false;
   for (int g = 0; g < k; ++g) {
     if (eps[g].rope) st.done[pos[g][0]] = 1;
     if (eps[g].store) st.done[pos[g][1]] = 1;
     st.epi_ropes += eps[g].rope ? 1 : 0;
     st.epi_stores += eps[g].store ? 1 : 0;
+    any = any || eps[g].rope || eps[g].store;
   }
-  return st.epi_ropes + st.epi_stores > 0;
+  return any;
 }
 
 // Runs work[i] (or a fused group starting there, advancing i to its last node).
@@ -497,14 +502,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->type == n->src[0]->type ||
           c->src[0]->storage()->op != op::none)
         continue;
-      bool safe = true;  // its result overlaps nothing the nodes it skips read or write
-      for (size_t x = i; x < j && safe; ++x) {
-        if (st.done[x]) continue;
-        if (overlaps(*c, *work[x])) safe = false;
-        for (const tensor* src : work[x]->src)
-          if (src && overlaps(*c, *src)) safe = false;
-      }
-      if (!safe) continue;
+      if (!can_run_early(work, st, *c, i, j, false, no_skip)) continue;
       st.done[j] = 1;
       const tensor* one[3] = {c, nullptr, nullptr};
       const size_t at[3] = {j, 0, 0};

@@ -82,10 +82,7 @@ __global__ void k_set_rows(tdesc store, bool f16, tdesc vals, tdesc ids, tdesc s
   if (id < 0 || id >= store.ne[1]) return;
   const float* v = reinterpret_cast<const float*>(vals.data + i * vals.nb[1]);
   uint8_t* row = store.data + (int64_t)id * store.nb[1];
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < vals.ne[0]; e += (int64_t)gridDim.x * blockDim.x) {
-    if (f16) reinterpret_cast<uint16_t*>(row)[e] = f2h(v[e]);
-    else reinterpret_cast<float*>(row)[e] = v[e];
-  }
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < vals.ne[0]; e += (int64_t)gridDim.x * blockDim.x) store_elem(row, f16, e, v[e]);
 }
 
 __global__ void k_cpy(tdesc src, tdesc to, bool f16, int64_t n) {
@@ -334,10 +331,6 @@ struct rope_store_args {
   bool kf16, vf16;
 };
 
-__device__ __forceinline__ void store_elem(uint8_t* row, bool f16, int64_t e, float v) {
-  if (f16) reinterpret_cast<uint16_t*>(row)[e] = f2h(v);
-  else reinterpret_cast<float*>(row)[e] = v;
-}
 
 // Heads blockIdx.x < n1 of x, the rest of x2 (two ropes of the same positions and parameters).
 // Store: x2's result also goes into the key cache, and blocks past the heads copy the values into

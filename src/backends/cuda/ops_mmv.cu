@@ -215,10 +215,7 @@ __device__ __forceinline__ void mmv_epilogue_rows(const mmv_args& p, int64_t g0,
   uint8_t* crow = id >= 0 && id < sg.cache_rows ? sg.cache + id * sg.cache_nb1 : nullptr;
   for (int r = 0; r < k_mmvd_rows && m + r < sg.rows; ++r) {
     sg.dst[m + r] = v[r];
-    if (crow) {
-      if (sg.cache_f16) reinterpret_cast<uint16_t*>(crow)[m + r] = f2h(v[r]);
-      else reinterpret_cast<float*>(crow)[m + r] = v[r];
-    }
+    if (crow) store_elem(crow, sg.cache_f16, m + r, v[r]);
   }
 }
 template <dtype T>
