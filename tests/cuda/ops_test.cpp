@@ -442,6 +442,37 @@ std::vector<op_case> all_cases() {
                    }, 1e-9});
     }
   }
+  // One token's lone product, then add (the residual) -> rms_norm -> mul, rounded for the next
+  // product (q8_K, q8_0, q8_1 with sums), as the attention output's and the feed-forward's products
+  // end a layer: the product's last block runs them (rows long enough for the product's 128 threads,
+  // results of 1,024 and 2,048: 8 and 16 values per thread); the sum read again later (the next
+  // residual), the norm read by another node, the residual as the add's first operand. (The
+  // K-quant weights, 8,192 wide, take a few cases only: their reference rounding is slow.)
+  for (const auto& [wt, nt] : {std::pair<dtype, dtype>{dtype::q4_k, dtype::q4_k}, {dtype::q6_k, dtype::q4_0}, {dtype::q4_0, dtype::q4_1},
+                               {dtype::q4_0, dtype::q6_k}}) {
+    const bool kq = block_size(wt) == 256;
+    const int64_t K = kq ? 8192 : 4096;
+    for (int64_t N : {1024, 2048}) {
+      for (const char* variant : {"", "_normread", "_resfirst"}) {
+        if (kq && (N != 1024) == (std::string(variant) != "_resfirst")) continue;
+        const std::string name = std::string("product_norm_") + dtype_name(wt) + "_" + dtype_name(nt) + "_" + std::to_string(N) + variant;
+        const dtype w_t = wt, n_t = nt;
+        v.push_back({name, [w_t, n_t, K, N, variant](builder& b) {
+                       const std::string var = variant;
+                       tensor* x = b.g.scale(b.rand(dtype::f32, {K, 1}), 1.0f, 0.0f);
+                       tensor* o = b.g.mul_mat(b.rand(w_t, {K, N}), x);
+                       tensor* resid = b.rand(dtype::f32, {N, 1}, 3.0f);
+                       tensor* sum = var == "_resfirst" ? b.g.add(resid, o) : b.g.add(o, resid);
+                       tensor* normed = b.g.rms_norm(sum, 1e-5f);
+                       tensor* y = b.g.mul(normed, b.rand(dtype::f32, {N}));
+                       tensor* out = b.g.mul_mat(b.rand(n_t, {N, 40}), y);
+                       out = b.g.add(out, b.g.view(sum, {40, 1}, {sum->nb[1]}, 8 * 4));
+                       if (var == "_normread") out = b.g.add(out, b.g.view(normed, {40, 1}, {normed->nb[1]}, 0));
+                       return out;
+                     }, 1e-9});
+      }
+    }
+  }
   // A few tokens over a long cache (split into chunks, then merged): a chunk masked for every token,
   // a fully masked row, the last cells masked; then the same followed by a product that the merge
   // rounds its output for (heads sharing a q8_K block, one head per block, q8_0).

@@ -10,6 +10,9 @@
 // (its end minus the previous kernel's end: what it added to the chain). Kernels closer than
 // HEARTH_TRACE_GAP_US (default 50 us) form one chain; a chain is about one graph replay (one token).
 // HEARTH_TRACE_MIN_CHAIN=N ignores chains of fewer than N kernels (warm-up, copies).
+// HEARTH_TRACE_POS=FILE also writes, for the chains of the most common length (one graph replay
+// each), every position's kernel, grid and block with its mean duration and marginal time: the
+// cost of each node of a token.
 #include <cupti.h>
 #include <cxxabi.h>
 
@@ -27,6 +30,7 @@ namespace {
 struct rec {
   uint64_t start, end;
   std::string name;
+  int grid, block;
 };
 
 std::mutex g_mu;
@@ -62,7 +66,7 @@ void CUPTIAPI on_complete(CUcontext, uint32_t, uint8_t* buf, size_t, size_t vali
   while (cuptiActivityGetNextRecord(buf, valid, &r) == CUPTI_SUCCESS) {
     if (r->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL && r->kind != CUPTI_ACTIVITY_KIND_KERNEL) continue;
     const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(r);
-    g_recs->push_back({k->start, k->end, pretty(k->name)});
+    g_recs->push_back({k->start, k->end, pretty(k->name), k->gridX * k->gridY * k->gridZ, k->blockX * k->blockY * k->blockZ});
   }
   std::free(buf);
 }
@@ -70,6 +74,36 @@ void CUPTIAPI on_complete(CUcontext, uint32_t, uint8_t* buf, size_t, size_t vali
 double env_num(const char* name, double dflt) {
   const char* e = std::getenv(name);
   return e && *e ? std::atof(e) : dflt;
+}
+
+// Per position of the chains of the most common length: kernel, grid, block, mean duration and
+// mean marginal time (end minus the previous kernel's end).
+void write_positions(const char* path, const std::vector<rec>& v, const std::vector<std::pair<size_t, size_t>>& bounds) {
+  std::map<size_t, int> lengths;
+  for (const auto& [a, b] : bounds) ++lengths[b - a];
+  size_t len = 0;
+  int most = 0;
+  for (const auto& [l, c] : lengths)
+    if (c > most || (c == most && l > len)) { len = l; most = c; }
+  std::vector<double> dur(len), marg(len);
+  for (const auto& [a, b] : bounds) {
+    if (b - a != len) continue;
+    for (size_t k = 0; k < len; ++k) {
+      dur[k] += (double)(v[a + k].end - v[a + k].start);
+      const uint64_t prev = k == 0 ? v[a].start : v[a + k - 1].end;
+      marg[k] += v[a + k].end > prev ? (double)(v[a + k].end - prev) : 0.0;
+    }
+  }
+  std::FILE* f = std::fopen(path, "w");
+  if (!f) return;
+  std::fprintf(f, "# %d chains of %zu kernels: position, marginal us, duration us, grid, block, kernel\n", most, len);
+  for (const auto& [a, b] : bounds) {
+    if (b - a != len) continue;
+    for (size_t k = 0; k < len; ++k)
+      std::fprintf(f, "%zu %.3f %.3f %d %d %s\n", k, marg[k] / most / 1e3, dur[k] / most / 1e3, v[a + k].grid, v[a + k].block, v[a + k].name.c_str());
+    break;
+  }
+  std::fclose(f);
 }
 
 void report() {
@@ -83,10 +117,12 @@ void report() {
   std::map<std::string, agg> by;
   long chains = 0;
   double span = 0, busy = 0;
+  std::vector<std::pair<size_t, size_t>> bounds;  // every chain's [first, end)
   for (size_t i = 0; i < v.size();) {
     size_t j = i + 1;
     uint64_t last_end = v[i].end;
     while (j < v.size() && v[j].start < last_end + gap) last_end = std::max(last_end, v[j++].end);
+    bounds.push_back({i, j});
     if (j - i >= min_chain) {
       ++chains;
       span += (double)(last_end - v[i].start);
@@ -116,6 +152,7 @@ void report() {
     std::fprintf(out, "%10.2f %10.2f %10.3f %10.3f %9.1f%%  %s\n", a.n / c, a.marg / c / 1e3, a.marg / a.n / 1e3, a.dur / a.n / 1e3,
                  span > 0 ? 100.0 * a.marg / span : 0.0, name.c_str());
   if (out != stderr) std::fclose(out);
+  if (const char* path = std::getenv("HEARTH_TRACE_POS")) write_positions(path, v, bounds);
 }
 
 struct init {

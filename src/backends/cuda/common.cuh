@@ -43,6 +43,31 @@ __device__ __forceinline__ int shfl_xor(int v, int o) {
   return __shfl_xor_sync(0xffffffffu, v, o, warp);
 #endif
 }
+// Lane src's value of v (every lane of the warp takes part).
+__device__ __forceinline__ float shfl(float v, int src) {
+#if defined(HEARTH_GPU_HIP)
+  return __shfl(v, src, warp);
+#else
+  return __shfl_sync(0xffffffffu, v, src, warp);
+#endif
+}
+// Loads of values that other blocks of the running kernel wrote: through the L2 cache, never a
+// stale line of this block's L1 (AMD: volatile loads).
+__device__ __forceinline__ float load_l2(const float* p) {
+#if defined(HEARTH_GPU_HIP)
+  return *reinterpret_cast<const volatile float*>(p);
+#else
+  return __ldcg(p);
+#endif
+}
+__device__ __forceinline__ float4 load_l2(const float4* p) {
+#if defined(HEARTH_GPU_HIP)
+  const volatile float* q = reinterpret_cast<const volatile float*>(p);
+  return make_float4(q[0], q[1], q[2], q[3]);
+#else
+  return __ldcg(p);
+#endif
+}
 // Orders one warp's shared-memory writes before its lanes read each other's (lanes of an AMD
 // wavefront run in lockstep, so a block-scope fence is enough there).
 __device__ __forceinline__ void warp_sync() {

@@ -177,7 +177,7 @@ struct run_state {
   dtype last_type = dtype::f32;
   std::vector<char> done;  // nodes already run ahead of their place (grouped products)
   unsigned* counters = nullptr;  // attention_counters zeroed words (attention rounding)
-  int epi_ropes = 0, epi_stores = 0;  // ropes and cache stores the last launch took (profile labels)
+  int epi_ropes = 0, epi_stores = 0, epi_norms = 0;  // ropes, cache stores and norm tails the last launch took (profile labels)
 };
 
 // HEARTH_GPU_FUSE: 0 no fused kernels, 1 without the rope -> KV cache store and attention ->
@@ -222,13 +222,14 @@ void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* s
       (void)gpuEventRecord(e0, s);
     }
     const size_t i0 = i;
-    st.epi_ropes = st.epi_stores = 0;
+    st.epi_ropes = st.epi_stores = st.epi_norms = 0;
     run_one(work, i, s, scratch, st);
     if (prof) {
       (void)gpuEventRecord(e1, s);
       std::string label = node_label(*n);
       if (i != i0) label = "fused " + label + "+" + node_label(*work[i]);
       if (st.epi_ropes || st.epi_stores) label += fmt::format(" +{} rope +{} store", st.epi_ropes, st.epi_stores);
+      if (st.epi_norms) label += " +add+norm+mul";
       prof->pending.push_back({label, {e0, e1}});
     }
   }
@@ -305,6 +306,10 @@ bool rope_product_on() {
   static const bool on = !env_is("HEARTH_GPU_ROPE_PRODUCT", "0");
   return on && fusion2_enabled();
 }
+
+// The add -> rms_norm -> mul after a one-token product in the product's launch (mmv_norm_fits
+// decides where, HEARTH_GPU_NORM_TAIL switches it).
+bool norm_tail_on() { return fusion2_enabled(); }
 
 // Whether any source of x is (a view of) t.
 bool reads_storage(const tensor& x, const tensor* t) {
@@ -394,6 +399,13 @@ bool find_epilogues(const std::vector<const tensor*>& work, size_t exec_at, run_
   return any;
 }
 
+// Whether no kernel writes t: a leaf (weights, inputs copied in before the graph) that no node of
+// the graph stores into (as set_rows stores into a KV cache).
+bool is_constant(const std::vector<const tensor*>& work, const tensor& t) {
+  const tensor* st = t.storage();
+  return st->op == op::none && std::none_of(work.begin(), work.end(), [&](const tensor* n) { return n->storage() == st; });
+}
+
 // Runs work[i] (or a fused group starting there, advancing i to its last node).
 void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, run_state& st) {
   const tensor* n = work[i];
@@ -410,12 +422,13 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       can_fuse_norm(add, *work[norm_at], *work[norm_at + 1])) {
     const tensor& mul = *work[norm_at + 1];
     const dtype act = round_for_next(work, norm_at + 2, mul);
+    const bool w_const = is_constant(work, *mul.src[1]);
     if (act != dtype::f32) {
-      run_norm_fused(add, *work[norm_at], mul, s, scratch, act);
+      run_norm_fused(add, *work[norm_at], mul, s, scratch, act, w_const);
       st.last_b = &mul;
       st.last_type = act;
     } else {
-      run_norm_fused(add, *work[norm_at], mul, s);
+      run_norm_fused(add, *work[norm_at], mul, s, nullptr, dtype::f32, w_const);
     }
     i = norm_at + 1;
     return;
@@ -519,7 +532,21 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
     const int k = fusion_enabled() ? gather_products(work, i, st, group, at) : 1;
     mmv_epilogue eps[3];
     const bool with_eps = rope_product_on() && find_epilogues(work, i, st, group, at, k, eps);
-    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr);
+    // a lone product followed by add -> rms_norm -> mul whose result the next product reads (the
+    // attention output's and the feed-forward's products): the product's last block runs them
+    mmv_norm nm;
+    if (k == 1 && !with_eps && norm_tail_on() && st.counters && i + 4 < work.size() && !st.done[i + 1] && !st.done[i + 2] && !st.done[i + 3]) {
+      const tensor *add = work[i + 1], *norm = work[i + 2], *mul = work[i + 3];
+      const dtype act = round_for_next(work, i + 4, *mul);
+      if (add->op == op::add && mmv_norm_fits(*n, *add, *norm, *mul, act)) nm = {add, norm, mul, act, st.counters + attention_counters};
+    }
+    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr, nm.add ? &nm : nullptr);
+    if (nm.add) {
+      st.last_b = nm.mul;
+      st.last_type = nm.act;
+      st.epi_norms = 1;
+      i += 3;
+    }
     return;
   }
   run_node(*n, s, scratch, quantize);
@@ -592,8 +619,8 @@ class gpu_stream final : public stream {
     if (work.empty()) return;
     if (!counters_) {
       void* p = nullptr;
-      check(gpuMalloc(&p, attention_counters * sizeof(unsigned)), "allocate counters");
-      check(gpuMemsetAsync(p, 0, attention_counters * sizeof(unsigned), s_), "clear counters");
+      check(gpuMalloc(&p, gpu_counters * sizeof(unsigned)), "allocate counters");
+      check(gpuMemsetAsync(p, 0, gpu_counters * sizeof(unsigned), s_), "clear counters");
       counters_ = static_cast<unsigned*>(p);
     }
     if (need > scratch_bytes_) {

@@ -49,8 +49,9 @@ void run_norm(const tensor& dst, gpuStream_t s);  // rms_norm, norm
 // add (optional) -> norm -> mul(weight vector) as one kernel, when the nodes have that shape.
 bool can_fuse_norm(const tensor* add, const tensor& norm, const tensor& mul);
 // round_to: when not nullptr, mul's rows are also rounded to act (q8_0, q8_1 or q8_k) into it.
+// w_const: no kernel writes mul's weights (they may load before the previous kernel ends).
 void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gpuStream_t s, uint8_t* round_to = nullptr,
-                    dtype act = dtype::f32);
+                    dtype act = dtype::f32, bool w_const = false);
 void run_softmax(const tensor& dst, gpuStream_t s);
 void run_rope(const tensor& dst, gpuStream_t s);
 // Two independent ropes (queries and keys) or set_rows (keys and values) as one launch.
@@ -72,6 +73,9 @@ void run_moe_sum(const tensor& dst, gpuStream_t s);
 void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch = nullptr, dtype act = dtype::f32, unsigned* counters = nullptr);
 size_t attention_scratch_bytes(const tensor& dst);
 constexpr int64_t attention_counters = 4096;
+// The zeroed words a stream keeps for kernels whose last block finishes a result: the attention's,
+// then one for a product's norm tail.
+constexpr int64_t gpu_counters = attention_counters + 1;
 // The activation format the attention may round its output into for next (a matrix x vector
 // product of it), or f32 when it should not.
 dtype attention_round_type(const tensor& attn, const tensor& next, int64_t max_counters = attention_counters);
@@ -92,10 +96,23 @@ struct mmv_epilogue {
 };
 bool mmv_rope_fits(const tensor& product, const tensor& rope);
 bool mmv_store_fits(const tensor& rows, const tensor& set_rows);  // rows: the product or its rope
+// What a lone one-token product may run after it in its launch (its last block): the add of a
+// residual to its result, rms_norm, the mul by the norm's weights, and the rounding of that row to
+// act (q8_0, q8_1 or q8_k) in the scratch for the product that reads it next. mmv_norm_fits says
+// whether the kernel can; the backend decides that it is safe for the graph.
+struct mmv_norm {
+  const tensor* add = nullptr;
+  const tensor* norm = nullptr;
+  const tensor* mul = nullptr;
+  dtype act = dtype::f32;
+  unsigned* counter = nullptr;  // a zeroed word (the kernel leaves it zeroed)
+};
+bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm, const tensor& mul, dtype act);
 // nodes: 1 to 3 mmv_eligible products of the same weight type, K and src1, run as one launch;
-// eps: nullptr or one epilogue per node (ropes of one launch share their positions and parameters).
+// eps: nullptr or one epilogue per node (ropes of one launch share their positions and parameters);
+// norm: nullptr, or (one node, no epilogue) its norm tail.
 void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize,
-                     const mmv_epilogue* eps = nullptr);
+                     const mmv_epilogue* eps = nullptr, const mmv_norm* norm = nullptr);
 // Producers that also round their output into the scratch for the product that reads it next
 // (act: q8_0, q8_1 or q8_k; see can_round_into).
 bool can_round_into(const tensor& produced, dtype act);

@@ -54,7 +54,7 @@ __device__ __forceinline__ void row_lanes(const uint8_t* row, int lane, int n, b
 // Cells j0 .. j1 - 1 for query head h, token t: the block's warps stride over them with an online
 // softmax, then merge their states. On return (after a barrier): M is the largest score (-inf when
 // every cell is masked), L the sum of exp(s - M), and sm.part_acc[0][i] the sum of exp(s - M) v[i].
-template <bool KF16, int VPL, int CPW>
+template <bool KF16, int VPL, int CPW, bool VE = true>
 __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int h, int64_t t, int64_t j0, int64_t j1, float& M, float& L) {
   const int kh = h / a.group;
   const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
@@ -92,26 +92,40 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       m = m_new;
     }
   } else {
-    // CPW > 1 (the one-block kernel): a warp takes CPW cells per step, issuing all their key loads
-    // before any sum and all their value loads before any product, instead of waiting on a memory
-    // round trip per cell. Steps whose cells are all masked load nothing; in a partly masked step the
-    // masked cells' keys are read but not used, and their values are not read. H200 tg128: 8B Q4_K_M
+    // CPW > 1 (the one-block kernel): a warp takes CPW cells per step, issuing all their key and
+    // value loads before any sum, so that a step waits on one memory round trip instead of one per
+    // cell and operand; the mask values of 32 / CPW steps come with one load. Steps whose cells are
+    // all masked load nothing; in a partly masked step the masked cells' keys are read but not used,
+    // and their values are not read. H200 tg128: 8B Q4_K_M
     // 333.5-339.9 -> 349.4-355.4 t/s, 1B Q4_0 924-931 -> 1015-1048. The split kernel over a long
     // cache keeps one cell per step (CPW = 1): there this loop measured slower (8B at 4096 cells
     // 177-179 against 231-243 t/s; docs/device-runs/tg-epilogue-host.txt).
     constexpr int KPL = k_max_hd / warp;
-    for (int64_t jb = j0 + (int64_t)w * CPW; jb < j1; jb += (int64_t)k_warps * CPW) {
+    constexpr int SPL = warp / CPW;  // steps whose mask values one load of the warp brings
+    static_assert(warp % CPW == 0, "a warp's lanes hold the mask values of whole steps");
+    float mlane = -INFINITY;  // lane l: the mask value of cell l % CPW of step l / CPW of the batch
+    int si = 0;
+    for (int64_t jb = j0 + (int64_t)w * CPW; jb < j1; jb += (int64_t)k_warps * CPW, ++si) {
+      if (si % SPL == 0) {
+        const int64_t j = jb + (int64_t)(lane / CPW) * k_warps * CPW + lane % CPW;
+        mlane = j < j1 ? mrow[j] : -INFINITY;
+      }
       float s[CPW];
       bool any = false;
 #pragma unroll
       for (int c = 0; c < CPW; ++c) {
-        s[c] = jb + c < j1 ? mrow[jb + c] : -INFINITY;
+        s[c] = shfl(mlane, (si % SPL) * CPW + c);
         any = any || s[c] != -INFINITY;
       }
       if (!any) continue;
-      float kx[CPW][KPL];
+      float kx[CPW][KPL], vv[CPW][VPL];
 #pragma unroll
       for (int c = 0; c < CPW; ++c) row_lanes<KF16>(a.k.data + kh * a.k.nb[1] + min(jb + c, j1 - 1) * a.k.nb[2], lane, hd, true, kx[c]);
+      if (VE) {
+#pragma unroll
+        for (int c = 0; c < CPW; ++c)
+          row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
+      }
 #pragma unroll
       for (int c = 0; c < CPW; ++c) {
         float d = 0.0f;
@@ -125,10 +139,11 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       float m_new = m;
 #pragma unroll
       for (int c = 0; c < CPW; ++c) m_new = fmaxf(m_new, s[c]);
-      float vv[CPW][VPL];
+      if (!VE) {
 #pragma unroll
-      for (int c = 0; c < CPW; ++c)
-        row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
+        for (int c = 0; c < CPW; ++c)
+          row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
+      }
       const float corr = expf(m - m_new);  // 0 while m = -inf (m_new is finite: some cell is not masked)
       float p[CPW];
 #pragma unroll
@@ -212,12 +227,12 @@ __device__ __forceinline__ void finish(const attn_args& a, attn_shared& sm, int 
 
 // VPL: value elements per lane (hd_v / 32 rounded up); Round: a.qk may be set (an instance without
 // the rounding tail for the prompt's many blocks: the tail's registers cost occupancy there).
-template <bool KF16, int VPL, bool Round>
+template <bool KF16, int VPL, bool Round, bool VE = true>
 __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   pdl_enter();
   __shared__ attn_shared sm;
   float M, L;
-  attend<KF16, VPL, k_cpw>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
+  attend<KF16, VPL, k_cpw, VE>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
   finish<Round>(a, sm, blockIdx.x, blockIdx.y, M, L);
 }
 
@@ -567,7 +582,9 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act
     return;
   }
   with_vpl([&]<int VPL>() {
-    if (f16 && round) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
+    static const bool late = env_is("HEARTH_GPU_ATTN_VLATE", "1");  // values loaded after the scores (comparisons)
+    if (f16 && round && late) launch(k_attention<true, VPL, true, false>, grid, threads, 0, s, a);
+    else if (f16 && round) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
     else if (f16) launch(k_attention<true, VPL, false>, grid, threads, 0, s, a);
     else if (round) launch(k_attention<false, VPL, true>, grid, threads, 0, s, a);
     else launch(k_attention<false, VPL, false>, grid, threads, 0, s, a);

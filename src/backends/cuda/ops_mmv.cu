@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "backends/cuda/mmv.cuh"
+#include "backends/cuda/norm.cuh"
 #include "backends/cuda/ops.h"
 #include "backends/cuda/rope.cuh"
 
@@ -42,6 +43,12 @@ struct mmv_args {
   rope_args ra;        // the ropes' parameters, positions (one token) and frequency factors
   const int32_t* pos;
   const float* factors;
+  // Norm tail (direct kernel, one segment): with tail_r > 0 the last block to finish (counted in
+  // counter, reset to 0 by it) adds, normalises, scales and rounds the whole result, in chunks of
+  // tail_r values per thread.
+  int tail_r;
+  norm_tail_args tail;
+  unsigned* counter;
 };
 
 // Weight blocks staged per chunk (about CHM KiB): CHM x 8 super-blocks (256 values) or CHM x 64
@@ -218,7 +225,29 @@ __device__ __forceinline__ void mmv_epilogue_rows(const mmv_args& p, int64_t g0,
     if (crow) store_elem(crow, sg.cache_f16, m + r, v[r]);
   }
 }
-template <dtype T>
+// The norm tail: every block counts itself once its results are stored; the last one reads them
+// all and runs the row's add -> rms_norm -> mul -> rounding for the next product.
+template <bool Wide>
+__device__ __forceinline__ void mmv_norm_tail(const mmv_args& p) {
+  __shared__ float red[32];
+  __shared__ bool last;
+  __threadfence();  // this block's results are visible to the last block
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(p.counter, 1u) == gridDim.x - 1;
+    if (last) atomicExch(p.counter, 0u);  // every block has counted: ready for the next launch
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  if constexpr (Wide) norm_tail_row<32>(p.tail, p.seg[0].dst, p.seg[0].rows, red);
+  else if (p.tail_r == 16) norm_tail_row<16>(p.tail, p.seg[0].dst, p.seg[0].rows, red);
+  else norm_tail_row<8>(p.tail, p.seg[0].dst, p.seg[0].rows, red);
+}
+
+// Tail: 0 none, 1 the norm tail in chunks of 8 or 16 values per thread, 2 of 32 (instances of their
+// own: the tail's registers cost the product occupancy, the more so the wider).
+template <dtype T, int Tail>
 __global__ void __launch_bounds__(k_mmvd_threads) k_mmv_direct(mmv_args p) {
   using tr = mm<T>;
   using W = typename tr::wblock;
@@ -246,23 +275,61 @@ HEARTH_UNROLL
   if (nw > 1) __syncthreads();
   if (p.epilogue) {
     if (threadIdx.x == 0) mmv_epilogue_rows(p, g0, part, nw);
-    return;
-  }
-  if (threadIdx.x < NR && g0 + threadIdx.x < p.total_rows) {
+  } else if (threadIdx.x < NR && g0 + threadIdx.x < p.total_rows) {
     float v = 0.0f;
     for (int i = 0; i < nw; ++i) v += part[i][threadIdx.x];
     float* d;
     mmv_row(p, g0 + threadIdx.x, &d);
     *d = v;
   }
+  if constexpr (Tail > 0) mmv_norm_tail<Tail == 2>(p);
 }
 
+// The weight types the one-token product kernels take.
+template <dtype T>
+constexpr bool mmv_has = T == dtype::f32 || T == dtype::f16 || T == dtype::q4_0 || T == dtype::q4_1 || T == dtype::q5_0 || T == dtype::q5_1 ||
+                         T == dtype::q8_0 || T == dtype::iq4_nl || T == dtype::q4_k || T == dtype::q6_k;
+
 bool mmv_type(dtype t) {
-  switch (t) {
-    case dtype::f32: case dtype::f16: case dtype::q4_0: case dtype::q4_1: case dtype::q5_0: case dtype::q5_1: case dtype::q8_0:
-    case dtype::iq4_nl: case dtype::q4_k: case dtype::q6_k: return true;
-    default: return false;
-  }
+  bool r = false;
+  dispatch_type(t, [&]<dtype T>() { r = mmv_has<T>; });
+  return r;
+}
+
+// The norm tail's values per thread and chunk for a row of n and blocks of the given threads: the
+// whole row at once when that is 8, 16 or 32 values each, else chunks of 16 or 8 values each that
+// tile the row; 0 when none does.
+// HEARTH_GPU_NORM_TAIL: 0 never, all wherever the kernel can (comparisons); by default only where
+// the product's block keeps its own 128 threads and the tail takes the row in one pass of at most 16
+// values per thread. On the H200 (docs/device-runs/cuda-norm-tail.txt) the tail saves ~2.6 us per
+// use on the 1B shape (rows of 2,048: 1B Q4_0 tg +9%) but costs ~0.6-2.5 us more than the norm kernel
+// on the 8B shape's rows of 4,096, in passes of 16 or with 32 values per thread (whose registers
+// cost the product occupancy).
+int tail_mode() {
+  static const int m = env_is("HEARTH_GPU_NORM_TAIL", "0") ? 0 : env_is("HEARTH_GPU_NORM_TAIL", "all") ? 2 : 1;
+  return m;
+}
+int norm_tail_values(int64_t n, int threads) {
+  for (int r : {8, 16, 32})
+    if (n == (int64_t)r * threads && (r <= 16 || tail_mode() == 2)) return r;
+  if (tail_mode() != 2) return 0;
+  return n % (16 * threads) == 0 ? 16 : n % (8 * threads) == 0 ? 8 : 0;
+}
+
+// Threads per block of the direct kernel for rows of n_blocks weight blocks: a thread per slice of
+// a row, 128 at most; with the norm tail 128 (a tail of fewer threads takes more passes).
+int mmv_direct_threads(int64_t slices, bool tail) {
+  return slices >= k_mmvd_threads || tail ? k_mmvd_threads : slices > warp ? 2 * warp : warp;
+}
+
+// A weight block's slices in the one-token product kernels.
+int mmv_slices(dtype t) {
+  int r = 1;
+  dispatch_type(t, [&]<dtype T>() {
+    if constexpr (mmv_has<T>)
+      r = mm<T>::tpb;
+  });
+  return r;
 }
 
 // HEARTH_GPU_MMV=0: products of one column take the general kernel (comparisons); =1: chunks of
@@ -294,10 +361,12 @@ bool mmv_ahead2() {
 }
 
 template <dtype T> void launch_mmv_direct(mmv_args& p, gpuStream_t s) {
-  const int64_t slices = p.n_blocks * mm<T>::tpb;  // a row's slices: one per thread, or a loop
-  const int threads = slices >= k_mmvd_threads ? k_mmvd_threads : slices > warp ? 2 * warp : warp;
+  const int threads = mmv_direct_threads(p.n_blocks * mm<T>::tpb, p.tail_r > 0);
   p.split = 1;
-  launch(k_mmv_direct<T>, (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows), threads, 0, s, p);
+  const unsigned grid = (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows);
+  if (p.tail_r == 32) launch(k_mmv_direct<T, 2>, grid, threads, 0, s, p);
+  else if (p.tail_r) launch(k_mmv_direct<T, 1>, grid, threads, 0, s, p);
+  else launch(k_mmv_direct<T, 0>, grid, threads, 0, s, p);
 }
 
 template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t s) {
@@ -346,7 +415,34 @@ bool mmv_store_fits(const tensor& rows, const tensor& set_rows) {
          c.ne[3] == 1 && ids.type == dtype::i32 && ids.ne[0] == 1;
 }
 
-void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize, const mmv_epilogue* eps) {
+bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm, const tensor& mul, dtype act) {
+  if (mmv_mode() != 4 || norm.op != op::rms_norm || !can_fuse_norm(&add, norm, mul) || (act != dtype::q8_0 && act != dtype::q8_1 && act != dtype::q8_k))
+    return false;
+  if (add.src[0] != &product && add.src[1] != &product) return false;
+  const tensor& resid = add.src[0] == &product ? *add.src[1] : *add.src[0];
+  const int64_t n = product.ne[0];
+  const int64_t slices = product.src[0]->ne[0] / block_size(product.src[0]->type) * mmv_slices(product.src[0]->type);
+  if (tail_mode() == 0 || (tail_mode() == 1 && mmv_direct_threads(slices, false) != k_mmvd_threads)) return false;
+  if (norm_tail_values(n, mmv_direct_threads(slices, true)) == 0 || product.nelements() != n || add.nelements() != n || !product.is_contiguous() || !resid.is_contiguous() ||
+      !add.is_contiguous() || !norm.is_contiguous() || !mul.is_contiguous() || !mul.src[1]->is_contiguous())
+    return false;
+  const tensor* const all[6] = {&product, &resid, mul.src[1], &add, &norm, &mul};
+  for (const tensor* t : all)
+    if (reinterpret_cast<uintptr_t>(t->data) % 16 != 0) return false;
+  // Each thread reads and then writes only its own values, in two passes with a barrier between:
+  // the sum (first pass) against what that pass reads, and the normalised values and the result
+  // (second pass) against what it reads and each other, must be the same memory or apart.
+  const auto same_or_apart = [](const tensor* a, const tensor* b) {
+    const auto* pa = static_cast<const uint8_t*>(a->data);
+    const auto* pb = static_cast<const uint8_t*>(b->data);
+    return pa == pb || pa + a->nbytes() <= pb || pb + b->nbytes() <= pa;
+  };
+  return same_or_apart(&add, &product) && same_or_apart(&add, &resid) && same_or_apart(&norm, &add) && same_or_apart(&norm, mul.src[1]) &&
+         same_or_apart(&mul, &add) && same_or_apart(&mul, mul.src[1]) && same_or_apart(&norm, &mul);
+}
+
+void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize, const mmv_epilogue* eps,
+                     const mmv_norm* norm) {
   const tensor& a0 = *nodes[0]->src[0];
   if (quantize) quantize_activations(a0.type, *nodes[0]->src[1], scratch, s);
   mmv_args p{};
@@ -384,9 +480,23 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
       p.seg[i].rows = INT64_MAX / 4;
     }
   }
+  if (norm) {
+    const tensor& add = *norm->add;
+    const tensor* prod = nodes[0];
+    p.tail_r = norm_tail_values(prod->ne[0], mmv_direct_threads(p.n_blocks * mmv_slices(a0.type), true));
+    p.tail.resid = static_cast<const float*>((add.src[0] == prod ? add.src[1] : add.src[0])->data);
+    p.tail.w = static_cast<const float*>(norm->mul->src[1]->data);
+    p.tail.xs = static_cast<float*>(add.data);
+    p.tail.yn = static_cast<float*>(norm->norm->data);
+    p.tail.yo = static_cast<float*>(norm->mul->data);
+    p.tail.act = scratch;
+    p.tail.eps = norm->norm->p.f(0);
+    p.tail.qk = norm->act == dtype::q8_k ? 256 : 32;
+    p.tail.with_sum = norm->act == dtype::q8_1;
+    p.counter = norm->counter;
+  }
   dispatch_type(a0.type, [&]<dtype T>() {
-    if constexpr (T == dtype::f32 || T == dtype::f16 || T == dtype::q4_0 || T == dtype::q4_1 || T == dtype::q5_0 || T == dtype::q5_1 || T == dtype::q8_0 ||
-                  T == dtype::iq4_nl || T == dtype::q4_k || T == dtype::q6_k) {
+    if constexpr (mmv_has<T>) {
       if (mmv_mode() == 4) return launch_mmv_direct<T>(p, s);
 #if !defined(HEARTH_GPU_HIP)
       if (mmv_mode() == 3) return launch_mmv<T, 1, true>(p, s);
