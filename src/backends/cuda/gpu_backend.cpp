@@ -406,6 +406,16 @@ bool is_constant(const std::vector<const tensor*>& work, const tensor& t) {
   return st->op == op::none && std::none_of(work.begin(), work.end(), [&](const tensor* n) { return n->storage() == st; });
 }
 
+// Whether the products group[0..k) may load their first weights before the previous kernel ends:
+// no kernel writes them (HEARTH_GPU_MMV_EARLY=0: never, a comparison).
+bool weights_early(const std::vector<const tensor*>& work, const tensor* const* group, int k) {
+  static const bool off = env_is("HEARTH_GPU_MMV_EARLY", "0");
+  if (off) return false;
+  for (int g = 0; g < k; ++g)
+    if (!is_constant(work, *group[g]->src[0])) return false;
+  return true;
+}
+
 // Runs work[i] (or a fused group starting there, advancing i to its last node).
 void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, uint8_t* scratch, run_state& st) {
   const tensor* n = work[i];
@@ -521,7 +531,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       const size_t at[3] = {j, 0, 0};
       mmv_epilogue eps[3];
       const bool with_eps = find_epilogues(work, i, st, one, at, 1, eps);
-      run_mul_mat_vec(one, 1, s, scratch, must_round(*c), with_eps ? eps : nullptr);
+      run_mul_mat_vec(one, 1, s, scratch, must_round(*c), with_eps ? eps : nullptr, nullptr, weights_early(work, one, 1));
     }
   }
   bool quantize = true;
@@ -540,7 +550,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       const dtype act = round_for_next(work, i + 4, *mul);
       if (add->op == op::add && mmv_norm_fits(*n, *add, *norm, *mul, act)) nm = {add, norm, mul, act, st.counters + attention_counters};
     }
-    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr, nm.add ? &nm : nullptr);
+    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr, nm.add ? &nm : nullptr, weights_early(work, group, k));
     if (nm.add) {
       st.last_b = nm.mul;
       st.last_type = nm.act;

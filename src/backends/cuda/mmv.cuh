@@ -135,21 +135,28 @@ template <> struct mm<dtype::bf16> {
   static __device__ __forceinline__ float dot(const uint16_t* x, const uint16_t* y, int) { return bf2f(*x) * bf2f(*y); }
 };
 
+// Types whose dot splits into load(x, s) -> wslice (the weight bytes of slice s, in registers) and
+// dot_w(wslice, y, s): a product may load its first weights before the previous kernel ends.
 template <> struct mm<dtype::q4_0> {
   using wblock = block_q4_0; using ablock = a8_32;
   static constexpr int qk = 32, tpb = 2;
-  static __device__ __forceinline__ float dot(const block_q4_0* x, const a8_32* y, int s) {
+  struct wslice { int v[2]; uint16_t d; };
+  static __device__ __forceinline__ wslice load(const block_q4_0* x, int s) {
+    return {{load_i32_a2(x->qs + 8 * s), load_i32_a2(x->qs + 8 * s + 4)}, x->d};
+  }
+  static __device__ __forceinline__ float dot_w(const wslice& x, const a8_32* y, int s) {
     int sumi = 0, sumy = 0;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int v = load_i32_a2(x->qs + 8 * s + 4 * i);
+      const int v = x.v[i];
       const int u = ld4(y->qs + 8 * s + 4 * i), w = ld4(y->qs + 16 + 8 * s + 4 * i);
       sumi = dot4(v & k_lo4, u, sumi);
       sumi = dot4((v >> 4) & k_lo4, w, sumi);
       sumy = dot4(k_ones, u, dot4(k_ones, w, sumy));
     }
-    return h2f(x->d) * h2f(y->d) * (float)(sumi - 8 * sumy);
+    return h2f(x.d) * h2f(y->d) * (float)(sumi - 8 * sumy);
   }
+  static __device__ __forceinline__ float dot(const block_q4_0* x, const a8_32* y, int s) { return dot_w(load(x, s), y, s); }
 };
 template <> struct mm<dtype::q8_0> {
   using wblock = block_q8_0; using ablock = a8_32;
@@ -236,9 +243,7 @@ template <> struct mm<dtype::q3_k> {
 };
 // Scales and minimums of Q4_K / Q5_K sub-blocks 2c and 2c + 1 (c < 4) from the 12 packed bytes,
 // read as three 32-bit words (the field sits 4 bytes into a block that is 4-byte aligned here).
-__device__ __forceinline__ void k4_scale_min_pair(const uint8_t* scales, int c, int& sca, int& ma, int& scb, int& mb) {
-  const uint32_t* w = reinterpret_cast<const uint32_t*>(scales);
-  const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
+__device__ __forceinline__ void k4_scale_min_pair(uint32_t w0, uint32_t w1, uint32_t w2, int c, int& sca, int& ma, int& scb, int& mb) {
   const int sh = 16 * (c % 2);  // byte 2c % 4 of the word
   if (c < 2) {
     sca = (int)(w0 >> sh) & 63;
@@ -258,9 +263,16 @@ __device__ __forceinline__ void k4_scale_min_pair(const uint8_t* scales, int c, 
 template <> struct mm<dtype::q4_k> {
   using wblock = block_q4_k; using ablock = a8_256;
   static constexpr int qk = 256, tpb = 4;
-  // Slice c: the 32 bytes qs[32 c, +32), i.e. sub-block 2 c (low nibbles) and 2 c + 1 (high).
-  static __device__ __forceinline__ float dot(const block_q4_k* x, const a8_256* y, int c) {
-    const int4 q0 = ld16(x->qs + 32 * c), q1 = ld16(x->qs + 32 * c + 16);
+  // Slice c: the 32 bytes qs[32 c, +32), i.e. sub-block 2 c (low nibbles) and 2 c + 1 (high), with
+  // the block's scale words and d, dmin.
+  struct wslice { int4 q0, q1; uint32_t sc[3], dd; };
+  static __device__ __forceinline__ wslice load(const block_q4_k* x, int c) {
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(x->scales);
+    return {ld16(x->qs + 32 * c), ld16(x->qs + 32 * c + 16), {w[0], w[1], w[2]}, *reinterpret_cast<const uint32_t*>(x)};
+  }
+  static __device__ __forceinline__ float dot(const block_q4_k* x, const a8_256* y, int c) { return dot_w(load(x, c), y, c); }
+  static __device__ __forceinline__ float dot_w(const wslice& x, const a8_256* y, int c) {
+    const int4 q0 = x.q0, q1 = x.q1;
     const int8_t* ya = y->qs + 64 * c;
     const int4 a0 = ld16(ya), a1 = ld16(ya + 16), b0 = ld16(ya + 32), b1 = ld16(ya + 48);
     int sa = 0, sb = 0;
@@ -281,10 +293,10 @@ template <> struct mm<dtype::q4_k> {
     sb = dot4((q1.z >> 4) & k_lo4, b1.z, sb);
     sb = dot4((q1.w >> 4) & k_lo4, b1.w, sb);
     int sca, ma, scb, mb;
-    k4_scale_min_pair(x->scales, c, sca, ma, scb, mb);
+    k4_scale_min_pair(x.sc[0], x.sc[1], x.sc[2], c, sca, ma, scb, mb);
     const int isum = sca * sa + scb * sb;
     const int summs = ma * (y->bsums[4 * c] + y->bsums[4 * c + 1]) + mb * (y->bsums[4 * c + 2] + y->bsums[4 * c + 3]);
-    const uint32_t dd = *reinterpret_cast<const uint32_t*>(x);  // d, dmin
+    const uint32_t dd = x.dd;  // d, dmin
     return h2f((uint16_t)dd) * y->d * (float)isum - h2f((uint16_t)(dd >> 16)) * y->d * (float)summs;
   }
 };
@@ -324,12 +336,24 @@ template <> struct mm<dtype::q6_k> {
   static constexpr int qk = 256, tpb = 4;
   // Slice s: half h = s / 2 of the block, positions l in [16 (s % 2), +16) of each of its four
   // 32-value groups (64 values, 4 sub-block scales).
-  static __device__ __forceinline__ float dot(const block_q6_k* x, const a8_256* y, int s) {
+  struct wslice { uint32_t la[4], lb[4], hb[4]; int8_t sc[4]; uint16_t d; };
+  static __device__ __forceinline__ wslice load(const block_q6_k* x, int s) {
     const int h = s / 2, c = s % 2;
-    uint32_t la[4], lb[4], hb[4];
-    load16_a2(x->ql + 64 * h + 16 * c, la);
-    load16_a2(x->ql + 64 * h + 32 + 16 * c, lb);
-    load16_a2(x->qh + 32 * h + 16 * c, hb);
+    wslice w;
+    load16_a2(x->ql + 64 * h + 16 * c, w.la);
+    load16_a2(x->ql + 64 * h + 32 + 16 * c, w.lb);
+    load16_a2(x->qh + 32 * h + 16 * c, w.hb);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) w.sc[k] = x->scales[8 * h + 2 * k + c];
+    w.d = x->d;
+    return w;
+  }
+  static __device__ __forceinline__ float dot(const block_q6_k* x, const a8_256* y, int s) { return dot_w(load(x, s), y, s); }
+  static __device__ __forceinline__ float dot_w(const wslice& x, const a8_256* y, int s) {
+    const int h = s / 2, c = s % 2;
+    const uint32_t(&la)[4] = x.la;
+    const uint32_t(&lb)[4] = x.lb;
+    const uint32_t(&hb)[4] = x.hb;
     int isum = 0;
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
@@ -343,9 +367,9 @@ template <> struct mm<dtype::q6_k> {
         sq = dot4(q, ys[i], sq);
         sy = dot4(k_ones, ys[i], sy);
       }
-      isum += x->scales[8 * h + 2 * k + c] * (sq - 32 * sy);
+      isum += x.sc[k] * (sq - 32 * sy);
     }
-    return h2f(x->d) * y->d * (float)isum;
+    return h2f(x.d) * y->d * (float)isum;
   }
 };
 template <> struct mm<dtype::iq4_xs> {

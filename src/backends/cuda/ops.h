@@ -110,9 +110,10 @@ struct mmv_norm {
 bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm, const tensor& mul, dtype act);
 // nodes: 1 to 3 mmv_eligible products of the same weight type, K and src1, run as one launch;
 // eps: nullptr or one epilogue per node (ropes of one launch share their positions and parameters);
-// norm: nullptr, or (one node, no epilogue) its norm tail.
+// norm: nullptr, or (one node, no epilogue) its norm tail; w_const: no kernel writes the nodes'
+// weights (their first slices may load before the previous kernel ends).
 void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize,
-                     const mmv_epilogue* eps = nullptr, const mmv_norm* norm = nullptr);
+                     const mmv_epilogue* eps = nullptr, const mmv_norm* norm = nullptr, bool w_const = false);
 // Producers that also round their output into the scratch for the product that reads it next
 // (act: q8_0, q8_1 or q8_k; see can_round_into).
 bool can_round_into(const tensor& produced, dtype act);

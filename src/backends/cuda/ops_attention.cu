@@ -229,10 +229,11 @@ __device__ __forceinline__ void finish(const attn_args& a, attn_shared& sm, int 
 // the rounding tail for the prompt's many blocks: the tail's registers cost occupancy there).
 template <bool KF16, int VPL, bool Round, bool VE = true>
 __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
-  pdl_enter();
+  pdl_wait();
   __shared__ attn_shared sm;
   float M, L;
   attend<KF16, VPL, k_cpw, VE>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
+  pdl_launch_dependents();  // the cache is read: the next kernel may be placed (its early weight loads would slow the walk)
   finish<Round>(a, sm, blockIdx.x, blockIdx.y, M, L);
 }
 

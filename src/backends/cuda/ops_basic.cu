@@ -144,7 +144,7 @@ __global__ void k_glu(tdesc g, tdesc u, tdesc dst, int64_t n) {
 // block (QK values), the values computed as k_glu does.
 template <bool Gelu, int QK>
 __global__ void k_glu_round(tdesc g, tdesc u, tdesc dst, uint8_t* act, int64_t act_rb, bool with_sum) {
-  pdl_enter();
+  pdl_wait();
   const int lane = threadIdx.x % warp;
   const int64_t ib = blockIdx.x * (int64_t)(blockDim.x / warp) + threadIdx.x / warp;
   const int64_t r = blockIdx.y;
@@ -154,12 +154,20 @@ __global__ void k_glu_round(tdesc g, tdesc u, tdesc dst, uint8_t* act, int64_t a
   const float* ur = f32_at(u, 0, i1, i2, i3);
   float* dr = f32_at(dst, 0, i1, i2, i3);
   constexpr int per = QK / warp;
-  float v[per];
+  // every load before the first store (which may alias them): one memory round trip; then the next
+  // kernel may be placed (its early weight loads would slow these)
+  float gv[per], v[per];
 HEARTH_UNROLL
   for (int k = 0; k < per; ++k) {
     const int64_t i = ib * QK + lane * per + k;
-    v[k] = (Gelu ? gelu_f(gr[i]) : silu_f(gr[i])) * ur[i];
-    dr[i] = v[k];
+    gv[k] = gr[i];
+    v[k] = ur[i];
+  }
+  pdl_launch_dependents();
+HEARTH_UNROLL
+  for (int k = 0; k < per; ++k) {
+    v[k] *= Gelu ? gelu_f(gv[k]) : silu_f(gv[k]);
+    dr[ib * QK + lane * per + k] = v[k];
   }
   if constexpr (QK == 256) quant_q8_256(v, reinterpret_cast<a8_256*>(act + r * act_rb) + ib, lane);
   else quant_q8_32(v[0], reinterpret_cast<a8_32*>(act + r * act_rb) + ib, lane, with_sum);
@@ -211,13 +219,13 @@ __global__ void k_add_norm_mul_reg(tdesc a, tdesc b, tdesc sum, tdesc normed, td
   const int n = (int)out.ne[0];
   const int per = n / (int)blockDim.x;
   // w_const: the weights are no kernel's result, so they load while the previous kernel finishes
-  if (!w_const) pdl_enter();
+  if (!w_const) pdl_wait();
   const float* wv = reinterpret_cast<const float*>(w.data);
   float wr[k_norm_regs];
 HEARTH_UNROLL
   for (int k = 0; k < k_norm_regs; ++k)
     if (k < per) wr[k] = wv[k * (int)blockDim.x + (int)threadIdx.x];
-  if (w_const) pdl_enter();
+  if (w_const) pdl_wait();
   const float* x = f32_at(a, 0, i1, i2, i3);
   float v[k_norm_regs];
   if (HasAdd) {
@@ -230,6 +238,7 @@ HEARTH_UNROLL
         const int i = k * (int)blockDim.x + (int)threadIdx.x;
         v[k] = x[i] + y[i];
       }
+    pdl_launch_dependents();  // the row is loaded: the next kernel may be placed
 HEARTH_UNROLL
     for (int k = 0; k < k_norm_regs; ++k)
       if (k < per) xs[k * (int)blockDim.x + (int)threadIdx.x] = v[k];
@@ -237,6 +246,7 @@ HEARTH_UNROLL
 HEARTH_UNROLL
     for (int k = 0; k < k_norm_regs; ++k)
       if (k < per) v[k] = x[k * (int)blockDim.x + (int)threadIdx.x];
+    pdl_launch_dependents();
   }
   float mean, scale;
   row_stats<Rms>(

@@ -49,6 +49,7 @@ struct mmv_args {
   int tail_r;
   norm_tail_args tail;
   unsigned* counter;
+  bool w_const;  // no kernel writes the weights (the direct kernel may load them before its wait)
 };
 
 // Weight blocks staged per chunk (about CHM KiB): CHM x 8 super-blocks (256 values) or CHM x 64
@@ -257,11 +258,29 @@ __global__ void __launch_bounds__(k_mmvd_threads) k_mmv_direct(mmv_args p) {
   const W* rows[NR];
 HEARTH_UNROLL
   for (int r = 0; r < NR; ++r) rows[r] = reinterpret_cast<const W*>(mmv_row(p, min(g0 + r, p.total_rows - 1), nullptr));
-  pdl_enter();
   const auto* y = reinterpret_cast<const typename tr::ablock*>(p.act);
   float acc[NR] = {};
   const int n_slices = (int)p.n_blocks * tr::tpb;
-  for (int j = threadIdx.x; j < n_slices; j += blockDim.x) {
+  int j0 = threadIdx.x;
+  if constexpr (requires { typename tr::wslice; }) {
+    // Weights no kernel writes: the thread's first slices load before the wait for the previous
+    // kernel, which these blocks (placed early by the dependent launch) spend fetching them.
+    if (p.w_const && j0 < n_slices) {
+      const int b = j0 / tr::tpb, sl = j0 % tr::tpb;
+      typename tr::wslice ws[NR];
+HEARTH_UNROLL
+      for (int r = 0; r < NR; ++r) ws[r] = tr::load(rows[r] + b, sl);
+      pdl_enter();
+HEARTH_UNROLL
+      for (int r = 0; r < NR; ++r) acc[r] += tr::dot_w(ws[r], y + b, sl);
+      j0 += blockDim.x;
+    } else {
+      pdl_enter();
+    }
+  } else {
+    pdl_enter();
+  }
+  for (int j = j0; j < n_slices; j += blockDim.x) {
     const int b = j / tr::tpb, sl = j % tr::tpb;
 HEARTH_UNROLL
     for (int r = 0; r < NR; ++r) acc[r] += tr::dot(rows[r] + b, y + b, sl);
@@ -442,11 +461,12 @@ bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm,
 }
 
 void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uint8_t* scratch, bool quantize, const mmv_epilogue* eps,
-                     const mmv_norm* norm) {
+                     const mmv_norm* norm, bool w_const) {
   const tensor& a0 = *nodes[0]->src[0];
   if (quantize) quantize_activations(a0.type, *nodes[0]->src[1], scratch, s);
   mmv_args p{};
   p.ahead2 = mmv_ahead2();
+  p.w_const = w_const;
   p.n_blocks = a0.ne[0] / block_size(a0.type);
   p.act = scratch;
   p.total_rows = 0;
