@@ -285,17 +285,24 @@ int gather_products(const std::vector<const tensor*>& work, size_t i, run_state&
   const tensor* n = work[i];
   at[0] = i;
   int k = 1;
+  bool second = false;  // a member of the pair's second type joined: no more of the first
   for (size_t j = i + 1; j < work.size() && j <= i + 8 && k < 3; ++j) {
     const tensor* c = work[j];
-    if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->type != n->src[0]->type ||
-        c->src[0]->ne[0] != n->src[0]->ne[0] || c->src[0]->storage()->op != op::none)
+    if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->ne[0] != n->src[0]->ne[0] || c->src[0]->storage()->op != op::none)
       continue;
+    const bool same = c->src[0]->type == n->src[0]->type;
+    if (same ? second : (!mmv_pair(n->src[0]->type, c->src[0]->type) || !fusion2_enabled())) continue;
+    // the kernel takes a block's pair of rows from one type: the first type's rows even
+    bool even = true;
+    for (int g = 0; g < k && !same; ++g) even = even && group[g]->src[0]->ne[1] % 2 == 0;
+    if (!even) continue;
     bool safe = can_run_early(work, st, *c, i + 1, j, false, no_skip);
     for (int g = 0; g < k && safe; ++g) safe = !overlaps(*c, *group[g]) && !overlaps(*c, *group[g]->src[1]);
     if (!safe) continue;
     at[k] = j;
     group[k++] = c;
     st.done[j] = 1;
+    second = second || !same;
   }
   return k;
 }
@@ -523,7 +530,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
     for (size_t j = i + 1; j < work.size() && j <= i + 8; ++j) {
       const tensor* c = work[j];
       if (st.done[j] || !mmv_eligible(*c) || c->src[1] != n->src[1] || c->src[0]->type == n->src[0]->type ||
-          c->src[0]->storage()->op != op::none)
+          c->src[0]->storage()->op != op::none || mmv_pair(n->src[0]->type, c->src[0]->type))
         continue;
       if (!can_run_early(work, st, *c, i, j, false, no_skip)) continue;
       st.done[j] = 1;

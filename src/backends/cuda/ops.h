@@ -108,7 +108,11 @@ struct mmv_norm {
   unsigned* counter = nullptr;  // a zeroed word (the kernel leaves it zeroed)
 };
 bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm, const tensor& mul, dtype act);
-// nodes: 1 to 3 mmv_eligible products of the same weight type, K and src1, run as one launch;
+// Whether products of weight type second may join a launch of products of type first (after them):
+// the same activation rounding and slices per block (Q4_K then Q6_K: queries and keys, then values).
+bool mmv_pair(dtype first, dtype second);
+// nodes: 1 to 3 mmv_eligible products of the same weight type (or mmv_pair types, those of the
+// second type last), K and src1, run as one launch;
 // eps: nullptr or one epilogue per node (ropes of one launch share their positions and parameters);
 // norm: nullptr, or (one node, no epilogue) its norm tail; w_const: no kernel writes the nodes'
 // weights (their first slices may load before the previous kernel ends).

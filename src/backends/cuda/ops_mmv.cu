@@ -50,6 +50,7 @@ struct mmv_args {
   norm_tail_args tail;
   unsigned* counter;
   bool w_const;  // no kernel writes the weights (the direct kernel may load them before its wait)
+  int64_t t2_row;  // the first row of the second weight type (a launch of two types)
 };
 
 // Weight blocks staged per chunk (about CHM KiB): CHM x 8 super-blocks (256 values) or CHM x 64
@@ -246,20 +247,17 @@ __device__ __forceinline__ void mmv_norm_tail(const mmv_args& p) {
   else norm_tail_row<8>(p.tail, p.seg[0].dst, p.seg[0].rows, red);
 }
 
-// Tail: 0 none, 1 the norm tail in chunks of 8 or 16 values per thread, 2 of 32 (instances of their
-// own: the tail's registers cost the product occupancy, the more so the wider).
-template <dtype T, int Tail>
-__global__ void __launch_bounds__(k_mmvd_threads) k_mmv_direct(mmv_args p) {
+// This thread's share of the dot products of the block's rows g0 .. g0 + NR - 1 (weights of type T),
+// added to acc; waits for the previous kernel (before any read of the activations).
+template <dtype T>
+__device__ __forceinline__ void mmv_direct_rows(const mmv_args& p, int64_t g0, float (&acc)[k_mmvd_rows]) {
   using tr = mm<T>;
   using W = typename tr::wblock;
   constexpr int NR = k_mmvd_rows;
-  __shared__ float part[k_mmvd_threads / warp][NR];
-  const int64_t g0 = (int64_t)blockIdx.x * NR;
   const W* rows[NR];
 HEARTH_UNROLL
   for (int r = 0; r < NR; ++r) rows[r] = reinterpret_cast<const W*>(mmv_row(p, min(g0 + r, p.total_rows - 1), nullptr));
   const auto* y = reinterpret_cast<const typename tr::ablock*>(p.act);
-  float acc[NR] = {};
   const int n_slices = (int)p.n_blocks * tr::tpb;
   int j0 = threadIdx.x;
   if constexpr (requires { typename tr::wslice; }) {
@@ -284,6 +282,23 @@ HEARTH_UNROLL
     const int b = j / tr::tpb, sl = j % tr::tpb;
 HEARTH_UNROLL
     for (int r = 0; r < NR; ++r) acc[r] += tr::dot(rows[r] + b, y + b, sl);
+  }
+}
+
+// Tail: 0 none, 1 the norm tail in chunks of 8 or 16 values per thread, 2 of 32 (instances of their
+// own: the tail's registers cost the product occupancy, the more so the wider). T2: the weight type
+// of the rows from p.t2_row on (the values' Q6_K product beside Q4_K queries and keys), T otherwise.
+template <dtype T, dtype T2, int Tail>
+__global__ void __launch_bounds__(k_mmvd_threads) k_mmv_direct(mmv_args p) {
+  constexpr int NR = k_mmvd_rows;
+  __shared__ float part[k_mmvd_threads / warp][NR];
+  const int64_t g0 = (int64_t)blockIdx.x * NR;
+  float acc[NR] = {};
+  if constexpr (T2 != T) {
+    if (g0 >= p.t2_row) mmv_direct_rows<T2>(p, g0, acc);  // a block's rows lie in one segment (even rows)
+    else mmv_direct_rows<T>(p, g0, acc);
+  } else {
+    mmv_direct_rows<T>(p, g0, acc);
   }
   const int lane = threadIdx.x % warp, w = threadIdx.x / warp, nw = blockDim.x / warp;
 HEARTH_UNROLL
@@ -315,9 +330,6 @@ bool mmv_type(dtype t) {
   return r;
 }
 
-// The norm tail's values per thread and chunk for a row of n and blocks of the given threads: the
-// whole row at once when that is 8, 16 or 32 values each, else chunks of 16 or 8 values each that
-// tile the row; 0 when none does.
 // HEARTH_GPU_NORM_TAIL: 0 never, all wherever the kernel can (comparisons); by default only where
 // the product's block keeps its own 128 threads and the tail takes the row in one pass of at most 16
 // values per thread. On the H200 (docs/device-runs/cuda-norm-tail.txt) the tail saves ~2.6 us per
@@ -328,6 +340,9 @@ int tail_mode() {
   static const int m = env_is("HEARTH_GPU_NORM_TAIL", "0") ? 0 : env_is("HEARTH_GPU_NORM_TAIL", "all") ? 2 : 1;
   return m;
 }
+// The norm tail's values per thread and chunk for a row of n and blocks of the given threads: the
+// whole row at once when that is 8, 16 or 32 values each (32 only with =all), else (=all) chunks
+// of 16 or 8 values each that tile the row; 0 when none does.
 int norm_tail_values(int64_t n, int threads) {
   for (int r : {8, 16, 32})
     if (n == (int64_t)r * threads && (r <= 16 || tail_mode() == 2)) return r;
@@ -383,9 +398,9 @@ template <dtype T> void launch_mmv_direct(mmv_args& p, gpuStream_t s) {
   const int threads = mmv_direct_threads(p.n_blocks * mm<T>::tpb, p.tail_r > 0);
   p.split = 1;
   const unsigned grid = (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows);
-  if (p.tail_r == 32) launch(k_mmv_direct<T, 2>, grid, threads, 0, s, p);
-  else if (p.tail_r) launch(k_mmv_direct<T, 1>, grid, threads, 0, s, p);
-  else launch(k_mmv_direct<T, 0>, grid, threads, 0, s, p);
+  if (p.tail_r == 32) launch(k_mmv_direct<T, T, 2>, grid, threads, 0, s, p);
+  else if (p.tail_r) launch(k_mmv_direct<T, T, 1>, grid, threads, 0, s, p);
+  else launch(k_mmv_direct<T, T, 0>, grid, threads, 0, s, p);
 }
 
 template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t s) {
@@ -432,6 +447,12 @@ bool mmv_store_fits(const tensor& rows, const tensor& set_rows) {
   return v.storage() == rows.storage() && v.data == rows.data && v.is_contiguous() && v.ne[0] == rows.nelements() && v.ne[1] == 1 &&
          (c.type == dtype::f32 || c.type == dtype::f16) && c.nb[0] == type_size(c.type) && c.ne[0] >= v.ne[0] && c.ne[2] == 1 &&
          c.ne[3] == 1 && ids.type == dtype::i32 && ids.ne[0] == 1;
+}
+
+// HEARTH_GPU_MMV_PAIR=0: no launches of two weight types (comparisons).
+bool mmv_pair(dtype first, dtype second) {
+  static const bool off = env_is("HEARTH_GPU_MMV_PAIR", "0");
+  return !off && mmv_mode() == 4 && first == dtype::q4_k && second == dtype::q6_k;
 }
 
 bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm, const tensor& mul, dtype act) {
@@ -514,6 +535,22 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
     p.tail.qk = norm->act == dtype::q8_k ? 256 : 32;
     p.tail.with_sum = norm->act == dtype::q8_1;
     p.counter = norm->counter;
+  }
+  // a launch of two weight types (mmv_pair): the second type's rows come last
+  p.t2_row = p.total_rows;
+  int64_t before = 0;
+  for (int i = 0; i < n_nodes; ++i) {
+    if (nodes[i]->src[0]->type != a0.type) {
+      p.t2_row = before;
+      break;
+    }
+    before += nodes[i]->src[0]->ne[1];
+  }
+  if (p.t2_row < p.total_rows) {
+    p.split = 1;
+    const unsigned grid = (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows);
+    launch(k_mmv_direct<dtype::q4_k, dtype::q6_k, 0>, grid, mmv_direct_threads(p.n_blocks * mm<dtype::q4_k>::tpb, false), 0, s, p);
+    return;
   }
   dispatch_type(a0.type, [&]<dtype T>() {
     if constexpr (mmv_has<T>) {

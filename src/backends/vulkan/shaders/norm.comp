@@ -8,17 +8,7 @@
 #include "common.glsl"
 layout(local_size_x = 256) in;
 #define FUSE_MAX 32u
-shared uint red_u[64];
 shared float mx_sh;
-uint wg_min_u(uint v) {
-  v = subgroupMin(v);
-  barrier();
-  if (subgroupElect()) red_u[gl_SubgroupID] = v;
-  barrier();
-  uint s = red_u[0];
-  for (uint i = 1u; i < gl_NumSubgroups; ++i) s = min(s, red_u[i]);
-  return s;
-}
 #include "reduce.glsl"
 
 void main() {

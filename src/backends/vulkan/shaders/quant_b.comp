@@ -14,9 +14,7 @@
 // workgroups read them whole).
 #include "common.glsl"
 layout(local_size_x = 256) in;
-#ifdef NORM_ROUND
 #include "reduce.glsl"
-#endif
 
 #if defined(ACT_Q8_0) || defined(ACT_Q8_1)
 #define BLKA 32u
@@ -45,10 +43,12 @@ void main() {
     if ((ARGS.u[5] & 1u) != 0u) {
       const uint64_t xr = row_addr(ARGS.t[2], i1, i2, i3), rr = row_addr(ARGS.t[3], i1, i2, i3);
       const bool add = (ARGS.u[5] & 2u) != 0u;
-      float s = 0.0;
+      const float wk = ld_f32(ARGS.t[0].addr + 4u * k);  // loaded with the row, not after the stores
+      float s = 0.0, v = 0.0;
       for (uint i = tid; i < K; i += 256u) {
-        const float v = add ? ld_f32(xr + 4u * i) + ld_f32(rr + 4u * i) : ld_f32(xr + 4u * i);
-        s += ARGS.u[4] == 0u ? v * v : v;
+        const float vi = add ? ld_f32(xr + 4u * i) + ld_f32(rr + 4u * i) : ld_f32(xr + 4u * i);
+        s += ARGS.u[4] == 0u ? vi * vi : vi;
+        if (i == k) v = vi;  // this thread's element (k = tid modulo 256)
       }
       s = wg_sum(s);
       float mean = 0.0, scale;
@@ -64,11 +64,10 @@ void main() {
         var = wg_sum(var);
         scale = 1.0 / sqrt(var / float(K) + intBitsToFloat(ARGS.p[0]));
       }
-      const float v = add ? ld_f32(xr + 4u * k) + ld_f32(rr + 4u * k) : ld_f32(xr + 4u * k);
       if (add) st_f32((uint64_t(ARGS.u[3]) << 32 | uint64_t(ARGS.u[2])) + uint64_t(4u) * (uint64_t(r) * K + k), v);
       const float y = ARGS.u[4] == 0u ? v * scale : (v - mean) * scale;
       if ((ARGS.u[5] & 4u) != 0u) st_f32(elem_addr(ARGS.t[4], k, i1, i2, i3), y);
-      x = y * ld_f32(ARGS.t[0].addr + 4u * k);
+      x = y * wk;
       if ((ARGS.u[5] & 8u) != 0u) st_f32(elem_addr(B, k, i1, i2, i3), x);
     } else
 #endif
@@ -89,23 +88,14 @@ void main() {
   y = bf2f(f2bf(x));
 #else
   const uint base = tid - tid % BLKA;
-  sh_a[tid] = abs(x);
-  sh_x[tid] = x;
-  barrier();
-  for (uint s = BLKA / 2u; s > 0u; s >>= 1) {
-    if (tid % BLKA < s) sh_a[tid] = max(sh_a[tid], sh_a[tid + s]);
-    barrier();
-  }
-  const float amax = sh_a[base];
 #if defined(ACT_Q8_K)
-  // The signed value of the first element with the largest magnitude.
-  sh_i[tid] = abs(x) == amax ? tid : 0xffffffffu;
+  // The block is the workgroup: its largest magnitude and the signed value of the first element
+  // that has it, through subgroup operations (a few barriers instead of a tree of 16).
+  const float amax = wg_max(abs(x));
+  const uint first = wg_min_u(abs(x) == amax ? tid : 0xffffffffu);
+  if (tid == first) sh_x[0] = x;
   barrier();
-  for (uint s = BLKA / 2u; s > 0u; s >>= 1) {
-    if (tid % BLKA < s) sh_i[tid] = min(sh_i[tid], sh_i[tid + s]);
-    barrier();
-  }
-  const float mx = sh_x[sh_i[base]];
+  const float mx = sh_x[0];
   int q = 0;
   float d = 0.0;
   if (amax == 0.0) {
@@ -119,21 +109,26 @@ void main() {
   if (ARGS.u[7] != 0u) {
     // Also as q8_K blocks for the integer dot products: the int8 values (rows of Kp bytes at
     // aux[2]) and per block of 256 (48 bytes at aux[3]) d and the sums of its 8 runs of 32.
+    sh_i[tid] = uint(q + 128);
     barrier();
-    sh_a[tid] = float(q);  // integer sums of at most 32 * 128 are exact in float
-    barrier();
-    for (uint s = 16u; s > 0u; s >>= 1) {
-      if (tid % 32u < s) sh_a[tid] += sh_a[tid + s];
-      barrier();
-    }
     if (r < n_rows) {
       i8_ref(ARGS.aux[2]).v[e] = int8_t(q);
       const uint64_t meta = ARGS.aux[3] + uint64_t(48u) * (r * (Kp / 256u) + k / 256u);
       if (tid % 256u == 0u) st_f32(meta, d);
-      if (tid % 32u == 0u) i32_ref(meta + 4u + 4u * ((tid % 256u) / 32u)).v[0] = int(sh_a[tid]);
+      if (tid % 32u == 0u) {
+        int sum = 0;  // the run of 32 this thread starts, read from shared memory by this thread alone
+        for (uint j = 0u; j < 32u; ++j) sum += int(sh_i[tid + j]) - 128;
+        i32_ref(meta + 4u + 4u * ((tid % 256u) / 32u)).v[0] = sum;
+      }
     }
   }
 #else
+  // Blocks of 32: each thread reads its block's magnitudes from shared memory (one barrier instead
+  // of a tree of five).
+  sh_a[tid] = abs(x);
+  barrier();
+  float amax = 0.0;
+  for (uint j = 0u; j < BLKA; ++j) amax = max(amax, sh_a[base + j]);
   const float d = div_rn(amax, 127.0);
   const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
   const int q = clamp(int(roundEven(x * id)), -128, 127);
@@ -145,14 +140,13 @@ void main() {
     if (tid == base) st_f32(ARGS.aux[3] + uint64_t(4u) * (r * (Kp / 32u) + k / 32u), round_f16(d));
   }
 #if defined(ACT_Q8_1)
+  sh_i[tid] = uint(q + 128);
   barrier();
-  sh_a[tid] = float(q);  // integer sums of at most 32 * 128 are exact in float
-  barrier();
-  for (uint s = BLKA / 2u; s > 0u; s >>= 1) {
-    if (tid % BLKA < s) sh_a[tid] += sh_a[tid + s];
-    barrier();
+  if (tid == base && r < n_rows) {
+    int sum = 0;
+    for (uint j = 0u; j < BLKA; ++j) sum += int(sh_i[base + j]) - 128;
+    f32_ref(ARGS.aux[1]).v[r * (Kp / 32u) + k / 32u] = round_f16(d * float(sum));
   }
-  if (tid == base && r < n_rows) f32_ref(ARGS.aux[1]).v[r * (Kp / 32u) + k / 32u] = round_f16(d * sh_a[base]);
 #endif
 #endif
 #endif
