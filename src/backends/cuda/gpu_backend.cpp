@@ -505,7 +505,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
     const tensor& next = *work[i + 1];
     const dtype act = attention_round_type(*n, next);
     if (act != dtype::f32) {
-      run_attention(*n, s, scratch, act, st.counters);
+      run_attention(*n, s, scratch, act, st.counters, n->src[3] && is_constant(work, *n->src[3]));
       st.last_b = next.src[1];
       st.last_type = act;
       return;

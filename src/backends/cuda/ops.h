@@ -69,8 +69,10 @@ void run_moe_sum(const tensor& dst, gpuStream_t s);
 // scratch: the stream's scratch (attention_scratch_bytes(dst) or more), for the chunk states of a
 // few tokens' attention over a long cache; nullptr: never split. act other than f32: the output
 // rows are also rounded to act (q8_0, q8_1 or q8_k) at the start of the scratch for the product
-// after it; counters: attention_counters zeroed unsigned (heads sharing a block).
-void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch = nullptr, dtype act = dtype::f32, unsigned* counters = nullptr);
+// after it; counters: attention_counters zeroed unsigned (heads sharing a block); mask_const: no
+// kernel writes the mask (its first values may load before the previous kernel ends).
+void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch = nullptr, dtype act = dtype::f32, unsigned* counters = nullptr,
+                   bool mask_const = false);
 size_t attention_scratch_bytes(const tensor& dst);
 constexpr int64_t attention_counters = 4096;
 // The zeroed words a stream keeps for kernels whose last block finishes a result: the attention's,

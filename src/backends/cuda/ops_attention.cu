@@ -31,6 +31,7 @@ struct attn_args {
   int qk, hpb;
   bool with_sum;
   unsigned* counters;
+  bool mask_const;  // no kernel writes the mask (the one-block kernel loads its first values early)
 };
 
 // Shared memory of the per-token kernels: the query, and each warp's softmax state and sums.
@@ -54,8 +55,18 @@ __device__ __forceinline__ void row_lanes(const uint8_t* row, int lane, int n, b
 // Cells j0 .. j1 - 1 for query head h, token t: the block's warps stride over them with an online
 // softmax, then merge their states. On return (after a barrier): M is the largest score (-inf when
 // every cell is masked), L the sum of exp(s - M), and sm.part_acc[0][i] the sum of exp(s - M) v[i].
-template <bool KF16, int VPL, int CPW, bool VE = true>
-__device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int h, int64_t t, int64_t j0, int64_t j1, float& M, float& L) {
+// The mask value lane l holds for the first steps (CPW > 1): cell l % CPW of step l / CPW.
+template <int CPW>
+__device__ __forceinline__ float first_mask(const attn_args& a, int64_t t, int64_t j0, int64_t j1) {
+  const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
+  const int64_t j = j0 + (int64_t)w * CPW + (int64_t)(lane / CPW) * k_warps * CPW + lane % CPW;
+  return j < j1 ? reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1])[j] : -INFINITY;
+}
+
+// m0: with pre, first_mask<CPW>, loaded already (before the wait for the previous kernel).
+template <bool KF16, int VPL, int CPW>
+__device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int h, int64_t t, int64_t j0, int64_t j1, float& M, float& L,
+                                       float m0 = 0.0f, bool pre = false) {
   const int kh = h / a.group;
   const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
   const int hd = (int)a.q.ne[0], hd_v = (int)a.v.ne[0];
@@ -106,7 +117,9 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
     float mlane = -INFINITY;  // lane l: the mask value of cell l % CPW of step l / CPW of the batch
     int si = 0;
     for (int64_t jb = j0 + (int64_t)w * CPW; jb < j1; jb += (int64_t)k_warps * CPW, ++si) {
-      if (si % SPL == 0) {
+      if (si == 0 && pre) {
+        mlane = m0;
+      } else if (si % SPL == 0) {
         const int64_t j = jb + (int64_t)(lane / CPW) * k_warps * CPW + lane % CPW;
         mlane = j < j1 ? mrow[j] : -INFINITY;
       }
@@ -121,11 +134,9 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       float kx[CPW][KPL], vv[CPW][VPL];
 #pragma unroll
       for (int c = 0; c < CPW; ++c) row_lanes<KF16>(a.k.data + kh * a.k.nb[1] + min(jb + c, j1 - 1) * a.k.nb[2], lane, hd, true, kx[c]);
-      if (VE) {
 #pragma unroll
-        for (int c = 0; c < CPW; ++c)
-          row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
-      }
+      for (int c = 0; c < CPW; ++c)
+        row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
 #pragma unroll
       for (int c = 0; c < CPW; ++c) {
         float d = 0.0f;
@@ -139,11 +150,6 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       float m_new = m;
 #pragma unroll
       for (int c = 0; c < CPW; ++c) m_new = fmaxf(m_new, s[c]);
-      if (!VE) {
-#pragma unroll
-        for (int c = 0; c < CPW; ++c)
-          row_lanes<KF16>(a.v.data + kh * a.v.nb[1] + min(jb + c, j1 - 1) * a.v.nb[2], lane, hd_v, s[c] != -INFINITY, vv[c]);
-      }
       const float corr = expf(m - m_new);  // 0 while m = -inf (m_new is finite: some cell is not masked)
       float p[CPW];
 #pragma unroll
@@ -227,12 +233,16 @@ __device__ __forceinline__ void finish(const attn_args& a, attn_shared& sm, int 
 
 // VPL: value elements per lane (hd_v / 32 rounded up); Round: a.qk may be set (an instance without
 // the rounding tail for the prompt's many blocks: the tail's registers cost occupancy there).
-template <bool KF16, int VPL, bool Round, bool VE = true>
+// CPW: cells a warp takes per step (8 instead of 4 measured 10.5 -> 16.6 us per 8B layer: the
+// keys and values of 8 cells in registers spill).
+template <bool KF16, int VPL, bool Round, int CPW = k_cpw>
 __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
+  // a mask no kernel writes (the graph's input): its first values load while the previous kernel ends
+  const float m0 = a.mask_const ? first_mask<CPW>(a, blockIdx.y, 0, a.k.ne[2]) : 0.0f;
   pdl_wait();
   __shared__ attn_shared sm;
   float M, L;
-  attend<KF16, VPL, k_cpw, VE>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L);
+  attend<KF16, VPL, CPW>(a, sm, blockIdx.x, blockIdx.y, 0, a.k.ne[2], M, L, m0, a.mask_const);
   pdl_launch_dependents();  // the cache is read: the next kernel may be placed (its early weight loads would slow the walk)
   finish<Round>(a, sm, blockIdx.x, blockIdx.y, M, L);
 }
@@ -539,7 +549,7 @@ size_t attention_scratch_bytes(const tensor& n) {
   return attention_part_offset(n) + (size_t)chunks * (size_t)(n.ne[1] * n.ne[2]) * (size_t)(n.ne[0] + 2) * sizeof(float);
 }
 
-void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act, unsigned* counters) {
+void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act, unsigned* counters, bool mask_const) {
   attn_args a{};
   const bool round = act != dtype::f32;
   if (round) {
@@ -550,6 +560,7 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act
     a.with_sum = act == dtype::q8_1;
     a.counters = counters;
   }
+  a.mask_const = mask_const;
   a.q = desc(*dst.src[0]);
   a.k = desc(*dst.src[1]);
   a.v = desc(*dst.src[2]);
@@ -583,9 +594,7 @@ void run_attention(const tensor& dst, gpuStream_t s, uint8_t* scratch, dtype act
     return;
   }
   with_vpl([&]<int VPL>() {
-    static const bool late = env_is("HEARTH_GPU_ATTN_VLATE", "1");  // values loaded after the scores (comparisons)
-    if (f16 && round && late) launch(k_attention<true, VPL, true, false>, grid, threads, 0, s, a);
-    else if (f16 && round) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
+    if (f16 && round) launch(k_attention<true, VPL, true>, grid, threads, 0, s, a);
     else if (f16) launch(k_attention<true, VPL, false>, grid, threads, 0, s, a);
     else if (round) launch(k_attention<false, VPL, true>, grid, threads, 0, s, a);
     else launch(k_attention<false, VPL, false>, grid, threads, 0, s, a);
