@@ -29,28 +29,20 @@ constexpr int warp = 32;
 #define HEARTH_UNROLL _Pragma("unroll")
 #endif
 
-__device__ __forceinline__ float shfl_xor(float v, int o) {
+// Lane l's value of v (Xor: lane l = this lane ^ l); every lane of the warp takes part.
+template <bool Xor, typename T>
+__device__ __forceinline__ T shuffle(T v, int l) {
 #if defined(HEARTH_GPU_HIP)
-  return __shfl_xor(v, o, warp);
+  if constexpr (Xor) return __shfl_xor(v, l, warp);
+  else return __shfl(v, l, warp);
 #else
-  return __shfl_xor_sync(0xffffffffu, v, o, warp);
+  if constexpr (Xor) return __shfl_xor_sync(0xffffffffu, v, l, warp);
+  else return __shfl_sync(0xffffffffu, v, l, warp);
 #endif
 }
-__device__ __forceinline__ int shfl_xor(int v, int o) {
-#if defined(HEARTH_GPU_HIP)
-  return __shfl_xor(v, o, warp);
-#else
-  return __shfl_xor_sync(0xffffffffu, v, o, warp);
-#endif
-}
-// Lane src's value of v (every lane of the warp takes part).
-__device__ __forceinline__ float shfl(float v, int src) {
-#if defined(HEARTH_GPU_HIP)
-  return __shfl(v, src, warp);
-#else
-  return __shfl_sync(0xffffffffu, v, src, warp);
-#endif
-}
+__device__ __forceinline__ float shfl_xor(float v, int o) { return shuffle<true>(v, o); }
+__device__ __forceinline__ int shfl_xor(int v, int o) { return shuffle<true>(v, o); }
+__device__ __forceinline__ float shfl(float v, int src) { return shuffle<false>(v, src); }
 // Loads of values that other blocks of the running kernel wrote: through the L2 cache, never a
 // stale line of this block's L1 (AMD: volatile loads).
 __device__ __forceinline__ float load_l2(const float* p) {
