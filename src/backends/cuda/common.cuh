@@ -152,7 +152,9 @@ static __constant__ const int8_t k_iq4nl[16] = {-127, -104, -83, -65, -49, -35, 
 // kernel's tail). pdl_wait() returns once the previous kernel has completed and its writes are
 // visible; that kernel had itself waited for its own predecessor, so the order is transitive.
 // pdl_launch_dependents() lets the next kernel be scheduled as soon as every block of this one has
-// started. Elsewhere (HIP, older GPUs, HEARTH_GPU_PDL=0) both are no-ops and launches are ordinary.
+// called it (or exited): most kernels call it right after the wait; the norm, glu and attention
+// kernels only once their loads are done, because the next product's early weight loads would
+// slow them (docs/device-runs/cuda-norm-tail.txt, runs 7-8). Elsewhere (HIP, older GPUs, HEARTH_GPU_PDL=0) both are no-ops and launches are ordinary.
 __device__ __forceinline__ void pdl_wait() {
 #if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
