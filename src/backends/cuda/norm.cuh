@@ -1,52 +1,8 @@
-// Row normalisation shared by the norm kernels (ops_basic.cu) and the one-token product's norm
-// tail (ops_mmv.cu): a block's statistics of one row, and add -> norm -> mul -> rounding of a row.
+// The one-token product's norm tail (ops_mmv.cu): add -> rms_norm -> mul -> rounding of one row by
+// one block, the row in registers (the norm kernels of ops_basic.cu keep it in one block of
+// 1,024 threads instead).
 #pragma once
 #include "backends/cuda/mmv.cuh"
-
-namespace hearth::gpu {
-
-// A block's row statistics: the mean (0 for rms_norm) and 1 / sqrt(variance + eps) of n values.
-// each(f) calls f on every value this thread holds, always in the same order.
-template <bool Rms, typename Each>
-__device__ __forceinline__ void row_stats(const Each& each, int64_t n, float eps, float* red, float& mean, float& scale) {
-  mean = 0.0f;
-  if (!Rms) {
-    float s = 0.0f;
-    each([&](float v) { s += v; });
-    mean = block_sum(s, red) / (float)n;
-  }
-  float s2 = 0.0f;
-  each([&](float v) {
-    const float d = v - mean;
-    s2 += d * d;
-  });
-  scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
-}
-
-// add (optional: xs = x + y) -> rms_norm / norm -> mul by the weights wv, over one row of n values
-// by one block; every intermediate the graph names is written (yn: normalised, yo: the result).
-// QK: 0, or the block size of the rounding of yo also written to act.
-template <bool Rms, bool HasAdd, int QK>
-__device__ __forceinline__ void add_norm_mul_row(const float* x, const float* y, float* xs, float* yn, float* yo, const float* wv, int64_t n,
-                                                 float eps, float* red, uint8_t* act, bool with_sum) {
-  if (HasAdd) {
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) xs[i] = x[i] + y[i];
-    x = xs;  // each thread reads back only what it wrote
-  }
-  float mean, scale;
-  row_stats<Rms>([&](auto f) { for (int64_t i = threadIdx.x; i < n; i += blockDim.x) f(x[i]); }, n, eps, red, mean, scale);
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float v = (x[i] - mean) * scale;
-    yn[i] = v;
-    yo[i] = v * wv[i];
-  }
-  if constexpr (QK != 0) {
-    __syncthreads();
-    round_row<QK>(yo, n, act, with_sum, threadIdx.x / warp, blockDim.x / warp, threadIdx.x % warp);
-  }
-}
-
-}  // namespace hearth::gpu
 
 namespace hearth::gpu {
 

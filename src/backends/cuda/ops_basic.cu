@@ -8,7 +8,6 @@
 
 #include "backends/cuda/ops.h"
 #include "backends/cuda/mmv.cuh"
-#include "backends/cuda/norm.cuh"
 #include "backends/cuda/rope.cuh"
 
 namespace hearth::gpu {
@@ -175,6 +174,24 @@ HEARTH_UNROLL
 
 // ---- normalisation (one block per row) ------------------------------------------------------------
 
+// A block's row statistics: the mean (0 for rms_norm) and 1 / sqrt(variance + eps) of n values.
+// each(f) calls f on every value this thread holds, always in the same order.
+template <bool Rms, typename Each>
+__device__ __forceinline__ void row_stats(const Each& each, int64_t n, float eps, float* red, float& mean, float& scale) {
+  mean = 0.0f;
+  if (!Rms) {
+    float s = 0.0f;
+    each([&](float v) { s += v; });
+    mean = block_sum(s, red) / (float)n;
+  }
+  float s2 = 0.0f;
+  each([&](float v) {
+    const float d = v - mean;
+    s2 += d * d;
+  });
+  scale = 1.0f / sqrtf(block_sum(s2, red) / (float)n + eps);
+}
+
 template <bool Rms>
 __global__ void k_norm(tdesc a, tdesc dst, float eps) {
   pdl_enter();
@@ -199,9 +216,28 @@ __global__ void k_add_norm_mul(tdesc a, tdesc b, tdesc sum, tdesc normed, tdesc 
   __shared__ float red[32];
   const int64_t r = blockIdx.x;
   const int64_t i1 = r % out.ne[1], i2 = (r / out.ne[1]) % out.ne[2], i3 = r / (out.ne[1] * out.ne[2]);
-  add_norm_mul_row<Rms, HasAdd, QK>(f32_at(a, 0, i1, i2, i3), HasAdd ? f32_at(b, 0, i1, i2, i3) : nullptr, HasAdd ? f32_at(sum, 0, i1, i2, i3) : nullptr,
-                                    f32_at(normed, 0, i1, i2, i3), f32_at(out, 0, i1, i2, i3), reinterpret_cast<const float*>(w.data),
-                                    out.ne[0], eps, red, act + r * act_rb, with_sum);
+  const int64_t n = out.ne[0];
+  const float* x = f32_at(a, 0, i1, i2, i3);
+  float* xs = HasAdd ? f32_at(sum, 0, i1, i2, i3) : nullptr;
+  if (HasAdd) {
+    const float* y = f32_at(b, 0, i1, i2, i3);
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) xs[i] = x[i] + y[i];
+    x = xs;  // each thread reads back only what it wrote
+  }
+  float mean, scale;
+  row_stats<Rms>([&](auto f) { for (int64_t i = threadIdx.x; i < n; i += blockDim.x) f(x[i]); }, n, eps, red, mean, scale);
+  float* yn = f32_at(normed, 0, i1, i2, i3);
+  float* yo = f32_at(out, 0, i1, i2, i3);
+  const float* wv = reinterpret_cast<const float*>(w.data);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = (x[i] - mean) * scale;
+    yn[i] = v;
+    yo[i] = v * wv[i];
+  }
+  if constexpr (QK != 0) {
+    __syncthreads();
+    round_row<QK>(yo, n, act + r * act_rb, with_sum, threadIdx.x / warp, blockDim.x / warp, threadIdx.x % warp);
+  }
 }
 
 // The same with each thread's values (n / blockDim.x of them, at most k_norm_regs) kept in
@@ -564,12 +600,11 @@ void run_norm_fused(const tensor* add, const tensor& norm, const tensor& mul, gp
   const size_t sh = reg && round_to ? (size_t)n * 4 : 0;
   // one kernel per (register-resident, norm kind, add, rounding block size)
   auto go = [&]<bool R, bool H>() {
-    auto run = [&](auto kernel) { launch(kernel, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws); };
-    auto run_reg = [&](auto kernel) { launch(kernel, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws, w_const); };
+    auto run = [&](auto kernel, auto... extra) { launch(kernel, rows, threads, sh, s, a, b, sd, nd, w, md, eps, round_to, rb, ws, extra...); };
     if (reg) {
-      if (qk == 0) run_reg(k_add_norm_mul_reg<R, H>);
-      else if (qk == 256) run_reg(k_add_norm_mul_reg<R, H, 256>);
-      else run_reg(k_add_norm_mul_reg<R, H, 32>);
+      if (qk == 0) run(k_add_norm_mul_reg<R, H>, w_const);
+      else if (qk == 256) run(k_add_norm_mul_reg<R, H, 256>, w_const);
+      else run(k_add_norm_mul_reg<R, H, 32>, w_const);
     } else {
       if (qk == 0) run(k_add_norm_mul<R, H>);
       else if (qk == 256) run(k_add_norm_mul<R, H, 256>);
