@@ -52,18 +52,22 @@ __device__ __forceinline__ void row_lanes(const uint8_t* row, int lane, int n, b
   }
 }
 
+// The mask value this lane holds for a batch of warp / CPW steps of its warp (CPW > 1), the first
+// step's cells from jb on: lane l holds cell l % CPW of step l / CPW; -inf past j1.
+template <int CPW>
+__device__ __forceinline__ float mask_batch(const float* mrow, int64_t jb, int64_t j1) {
+  const int lane = threadIdx.x % warp;
+  const int64_t j = jb + (int64_t)(lane / CPW) * k_warps * CPW + lane % CPW;
+  return j < j1 ? mrow[j] : -INFINITY;
+}
+__device__ __forceinline__ const float* mask_row(const attn_args& a, int64_t t) {
+  return reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1]);
+}
+
 // Cells j0 .. j1 - 1 for query head h, token t: the block's warps stride over them with an online
 // softmax, then merge their states. On return (after a barrier): M is the largest score (-inf when
 // every cell is masked), L the sum of exp(s - M), and sm.part_acc[0][i] the sum of exp(s - M) v[i].
-// The mask value lane l holds for the first steps (CPW > 1): cell l % CPW of step l / CPW.
-template <int CPW>
-__device__ __forceinline__ float first_mask(const attn_args& a, int64_t t, int64_t j0, int64_t j1) {
-  const int lane = threadIdx.x % warp, w = threadIdx.x / warp;
-  const int64_t j = j0 + (int64_t)w * CPW + (int64_t)(lane / CPW) * k_warps * CPW + lane % CPW;
-  return j < j1 ? reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1])[j] : -INFINITY;
-}
-
-// m0: with pre, first_mask<CPW>, loaded already (before the wait for the previous kernel).
+// m0: with pre, the first batch's mask_batch, loaded already (before the wait for the previous kernel).
 template <bool KF16, int VPL, int CPW>
 __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int h, int64_t t, int64_t j0, int64_t j1, float& M, float& L,
                                        float m0 = 0.0f, bool pre = false) {
@@ -73,7 +77,7 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
   const float* q = reinterpret_cast<const float*>(a.q.data + h * a.q.nb[1] + t * a.q.nb[2]);
   for (int i = threadIdx.x; i < hd; i += blockDim.x) sm.qs[i] = q[i];
   __syncthreads();
-  const float* mrow = reinterpret_cast<const float*>(a.mask.data + t * a.mask.nb[1]);
+  const float* mrow = mask_row(a, t);
   float m = -INFINITY, l = 0.0f;
   float acc[VPL];
 #pragma unroll
@@ -120,8 +124,7 @@ __device__ __forceinline__ void attend(const attn_args& a, attn_shared& sm, int 
       if (si == 0 && pre) {
         mlane = m0;
       } else if (si % SPL == 0) {
-        const int64_t j = jb + (int64_t)(lane / CPW) * k_warps * CPW + lane % CPW;
-        mlane = j < j1 ? mrow[j] : -INFINITY;
+        mlane = mask_batch<CPW>(mrow, jb, j1);
       }
       float s[CPW];
       bool any = false;
@@ -238,7 +241,7 @@ __device__ __forceinline__ void finish(const attn_args& a, attn_shared& sm, int 
 template <bool KF16, int VPL, bool Round, int CPW = k_cpw>
 __global__ void __launch_bounds__(k_warps * warp) k_attention(attn_args a) {
   // a mask no kernel writes (the graph's input): its first values load while the previous kernel ends
-  const float m0 = a.mask_const ? first_mask<CPW>(a, blockIdx.y, 0, a.k.ne[2]) : 0.0f;
+  const float m0 = a.mask_const ? mask_batch<CPW>(mask_row(a, blockIdx.y), (int64_t)(threadIdx.x / warp) * CPW, a.k.ne[2]) : 0.0f;
   pdl_wait();
   __shared__ attn_shared sm;
   float M, L;
