@@ -394,13 +394,17 @@ bool mmv_ahead2() {
   return two;
 }
 
-template <dtype T> void launch_mmv_direct(mmv_args& p, gpuStream_t s) {
+// T2: the second weight type of a launch of two (mmv_pair, no norm tail), else T.
+template <dtype T, dtype T2 = T> void launch_mmv_direct(mmv_args& p, gpuStream_t s) {
+  static_assert(mm<T>::tpb == mm<T2>::tpb && mm<T>::qk == mm<T2>::qk, "one launch: the same slices per block");
   const int threads = mmv_direct_threads(p.n_blocks * mm<T>::tpb, p.tail_r > 0);
   p.split = 1;
   const unsigned grid = (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows);
-  if (p.tail_r == 32) launch(k_mmv_direct<T, T, 2>, grid, threads, 0, s, p);
-  else if (p.tail_r) launch(k_mmv_direct<T, T, 1>, grid, threads, 0, s, p);
-  else launch(k_mmv_direct<T, T, 0>, grid, threads, 0, s, p);
+  if constexpr (T2 == T) {
+    if (p.tail_r == 32) return launch(k_mmv_direct<T, T, 2>, grid, threads, 0, s, p);
+    if (p.tail_r) return launch(k_mmv_direct<T, T, 1>, grid, threads, 0, s, p);
+  }
+  launch(k_mmv_direct<T, T2, 0>, grid, threads, 0, s, p);
 }
 
 template <dtype T, int CHM, bool ASYNC> void launch_mmv(mmv_args& p, gpuStream_t s) {
@@ -463,7 +467,7 @@ bool mmv_norm_fits(const tensor& product, const tensor& add, const tensor& norm,
   const int64_t n = product.ne[0];
   const int64_t slices = product.src[0]->ne[0] / block_size(product.src[0]->type) * mmv_slices(product.src[0]->type);
   if (tail_mode() == 0 || (tail_mode() == 1 && mmv_direct_threads(slices, false) != k_mmvd_threads)) return false;
-  if (norm_tail_values(n, mmv_direct_threads(slices, true)) == 0 || product.nelements() != n || add.nelements() != n || !product.is_contiguous() || !resid.is_contiguous() ||
+  if (norm_tail_values(n, k_mmvd_threads) == 0 || product.nelements() != n || add.nelements() != n || !product.is_contiguous() || !resid.is_contiguous() ||
       !add.is_contiguous() || !norm.is_contiguous() || !mul.is_contiguous() || !mul.src[1]->is_contiguous())
     return false;
   const tensor* const all[6] = {&product, &resid, mul.src[1], &add, &norm, &mul};
@@ -524,7 +528,7 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
   if (norm) {
     const tensor& add = *norm->add;
     const tensor* prod = nodes[0];
-    p.tail_r = norm_tail_values(prod->ne[0], mmv_direct_threads(p.n_blocks * mmv_slices(a0.type), true));
+    p.tail_r = norm_tail_values(prod->ne[0], k_mmvd_threads);  // a launch with the tail has 128 threads
     p.tail.resid = static_cast<const float*>((add.src[0] == prod ? add.src[1] : add.src[0])->data);
     p.tail.w = static_cast<const float*>(norm->mul->src[1]->data);
     p.tail.xs = static_cast<float*>(add.data);
@@ -546,12 +550,7 @@ void run_mul_mat_vec(const tensor* const* nodes, int n_nodes, gpuStream_t s, uin
     }
     before += nodes[i]->src[0]->ne[1];
   }
-  if (p.t2_row < p.total_rows) {
-    p.split = 1;
-    const unsigned grid = (unsigned)((p.total_rows + k_mmvd_rows - 1) / k_mmvd_rows);
-    launch(k_mmv_direct<dtype::q4_k, dtype::q6_k, 0>, grid, mmv_direct_threads(p.n_blocks * mm<dtype::q4_k>::tpb, false), 0, s, p);
-    return;
-  }
+  if (p.t2_row < p.total_rows) return launch_mmv_direct<dtype::q4_k, dtype::q6_k>(p, s);
   dispatch_type(a0.type, [&]<dtype T>() {
     if constexpr (mmv_has<T>) {
       if (mmv_mode() == 4) return launch_mmv_direct<T>(p, s);
