@@ -4,6 +4,7 @@
 // updated in place when only parameters change, so per-token launch overhead stays small.
 // Built twice from this source: libhearth-cuda.so (nvcc) and libhearth-rocm.so (hipcc).
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -178,6 +179,7 @@ struct run_state {
   std::vector<char> done;  // nodes already run ahead of their place (grouped products)
   unsigned* counters = nullptr;  // attention_counters zeroed words (attention rounding)
   int epi_ropes = 0, epi_stores = 0, epi_norms = 0;  // ropes, cache stores and norm tails the last launch took (profile labels)
+  std::vector<const tensor*> written;  // the storages the graph's nodes write, sorted (is_constant)
 };
 
 // HEARTH_GPU_FUSE: 0 no fused kernels, 1 without the rope -> KV cache store and attention ->
@@ -212,6 +214,8 @@ void run_nodes(const std::vector<const tensor*>& work, gpuStream_t s, uint8_t* s
   run_state st;
   st.done.assign(work.size(), 0);
   st.counters = counters;
+  for (const tensor* n : work) st.written.push_back(n->storage());
+  std::sort(st.written.begin(), st.written.end(), std::less<const tensor*>());
   for (size_t i = 0; i < work.size(); ++i) {
     if (st.done[i]) continue;
     const tensor* n = work[i];
@@ -314,10 +318,6 @@ bool rope_product_on() {
   return on && fusion2_enabled();
 }
 
-// The add -> rms_norm -> mul after a one-token product in the product's launch (mmv_norm_fits
-// decides where, HEARTH_GPU_NORM_TAIL switches it).
-bool norm_tail_on() { return fusion2_enabled(); }
-
 // Whether any source of x is (a view of) t.
 bool reads_storage(const tensor& x, const tensor* t) {
   return std::any_of(std::begin(x.src), std::end(x.src), [&](const tensor* s) { return s && s->storage() == t; });
@@ -408,18 +408,18 @@ bool find_epilogues(const std::vector<const tensor*>& work, size_t exec_at, run_
 
 // Whether no kernel writes t: a leaf (weights, inputs copied in before the graph) that no node of
 // the graph stores into (as set_rows stores into a KV cache).
-bool is_constant(const std::vector<const tensor*>& work, const tensor& t) {
-  const tensor* st = t.storage();
-  return st->op == op::none && std::none_of(work.begin(), work.end(), [&](const tensor* n) { return n->storage() == st; });
+bool is_constant(const run_state& st, const tensor& t) {
+  const tensor* s = t.storage();
+  return s->op == op::none && !std::binary_search(st.written.begin(), st.written.end(), s, std::less<const tensor*>());
 }
 
 // Whether the products group[0..k) may load their first weights before the previous kernel ends:
 // no kernel writes them (HEARTH_GPU_MMV_EARLY=0: never, a comparison).
-bool weights_early(const std::vector<const tensor*>& work, const tensor* const* group, int k) {
+bool weights_early(const run_state& st, const tensor* const* group, int k) {
   static const bool off = env_is("HEARTH_GPU_MMV_EARLY", "0");
   if (off) return false;
   for (int g = 0; g < k; ++g)
-    if (!is_constant(work, *group[g]->src[0])) return false;
+    if (!is_constant(st, *group[g]->src[0])) return false;
   return true;
 }
 
@@ -439,7 +439,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       can_fuse_norm(add, *work[norm_at], *work[norm_at + 1])) {
     const tensor& mul = *work[norm_at + 1];
     const dtype act = round_for_next(work, norm_at + 2, mul);
-    const bool w_const = is_constant(work, *mul.src[1]);
+    const bool w_const = is_constant(st, *mul.src[1]);
     if (act != dtype::f32) {
       run_norm_fused(add, *work[norm_at], mul, s, scratch, act, w_const);
       st.last_b = &mul;
@@ -505,7 +505,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
     const tensor& next = *work[i + 1];
     const dtype act = attention_round_type(*n, next);
     if (act != dtype::f32) {
-      run_attention(*n, s, scratch, act, st.counters, n->src[3] && is_constant(work, *n->src[3]));
+      run_attention(*n, s, scratch, act, st.counters, n->src[3] && is_constant(st, *n->src[3]));
       st.last_b = next.src[1];
       st.last_type = act;
       return;
@@ -538,7 +538,7 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
       const size_t at[3] = {j, 0, 0};
       mmv_epilogue eps[3];
       const bool with_eps = find_epilogues(work, i, st, one, at, 1, eps);
-      run_mul_mat_vec(one, 1, s, scratch, must_round(*c), with_eps ? eps : nullptr, nullptr, weights_early(work, one, 1));
+      run_mul_mat_vec(one, 1, s, scratch, must_round(*c), with_eps ? eps : nullptr, nullptr, weights_early(st, one, 1));
     }
   }
   bool quantize = true;
@@ -551,13 +551,14 @@ void run_one(const std::vector<const tensor*>& work, size_t& i, gpuStream_t s, u
     const bool with_eps = rope_product_on() && find_epilogues(work, i, st, group, at, k, eps);
     // a lone product followed by add -> rms_norm -> mul whose result the next product reads (the
     // attention output's and the feed-forward's products): the product's last block runs them
+    // (where mmv_norm_fits says it pays; HEARTH_GPU_NORM_TAIL switches it)
     mmv_norm nm;
-    if (k == 1 && !with_eps && norm_tail_on() && st.counters && i + 4 < work.size() && !st.done[i + 1] && !st.done[i + 2] && !st.done[i + 3]) {
+    if (k == 1 && !with_eps && fusion2_enabled() && st.counters && i + 4 < work.size() && !st.done[i + 1] && !st.done[i + 2] && !st.done[i + 3]) {
       const tensor *add = work[i + 1], *norm = work[i + 2], *mul = work[i + 3];
       const dtype act = round_for_next(work, i + 4, *mul);
       if (add->op == op::add && mmv_norm_fits(*n, *add, *norm, *mul, act)) nm = {add, norm, mul, act, st.counters + attention_counters};
     }
-    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr, nm.add ? &nm : nullptr, weights_early(work, group, k));
+    run_mul_mat_vec(group, k, s, scratch, quantize, with_eps ? eps : nullptr, nm.add ? &nm : nullptr, weights_early(st, group, k));
     if (nm.add) {
       st.last_b = nm.mul;
       st.last_type = nm.act;
