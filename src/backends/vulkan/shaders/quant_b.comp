@@ -23,7 +23,7 @@ layout(local_size_x = 256) in;
 #endif
 
 shared float sh_a[256];
-shared float sh_x[256];
+shared float sh_mx;  // the signed value of a q8_K block's first largest magnitude
 shared uint sh_i[256];
 
 void main() {
@@ -93,9 +93,9 @@ void main() {
   // that has it, through subgroup operations (a few barriers instead of a tree of 16).
   const float amax = wg_max(abs(x));
   const uint first = wg_min_u(abs(x) == amax ? tid : 0xffffffffu);
-  if (tid == first) sh_x[0] = x;
+  if (tid == first) sh_mx = x;
   barrier();
-  const float mx = sh_x[0];
+  const float mx = sh_mx;
   int q = 0;
   float d = 0.0;
   if (amax == 0.0) {
