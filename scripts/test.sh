@@ -20,15 +20,17 @@ command -v hipcc >/dev/null && gpu+=(-DHEARTH_HIP=ON)
 [ ${#gpu[@]} -gt 0 ] && gpu+=(-DHEARTH_GPU_WERROR=ON)  # the GPU modules must compile warning-free
 
 echo "=== release build (modules: vulkan ${gpu[*]}) + tests"
-cmake --preset release "${launcher[@]}" "${gpu[@]}" >/dev/null
+# Tests and benchmarks on explicitly: scripts/install.sh configures the same build/release without
+# them, and a cached OFF would leave ctest nothing to run (--no-tests=error makes that a failure).
+cmake --preset release "${launcher[@]}" "${gpu[@]}" -DHEARTH_TESTS=ON -DHEARTH_BENCH=ON >/dev/null
 cmake --build --preset release -j"$jobs"
-ctest --test-dir build/release -j"$jobs" --output-on-failure --timeout 900
+ctest --test-dir build/release -j"$jobs" --output-on-failure --timeout 900 --no-tests=error
 
 echo "=== ASan + UBSan build + tests, fuzz smoke"
 # GPU modules and the web UI stay out of the sanitizer build (covered by the release run).
-cmake --preset asan-ubsan "${launcher[@]}" -DHEARTH_VULKAN=OFF >/dev/null
+cmake --preset asan-ubsan "${launcher[@]}" -DHEARTH_VULKAN=OFF -DHEARTH_TESTS=ON >/dev/null
 cmake --build --preset asan-ubsan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ctest --test-dir build/asan -j"$jobs" --output-on-failure --timeout 1800 -LE "slow|gpu|vulkan|cuda|web"
+  ctest --test-dir build/asan -j"$jobs" --output-on-failure --timeout 1800 --no-tests=error -LE "slow|gpu|vulkan|cuda|web"
 scripts/fuzz.sh 20
 echo "=== all tests passed"
