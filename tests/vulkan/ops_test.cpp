@@ -242,6 +242,17 @@ std::vector<op_case> all_cases() {
                         return b.g.set_rows(cache, b.g.reshape(r, {hd * n_head, 1}), b.ints({1}, {5}));
                       }, store == 1 ? 1e-8 : 1e-10});  // f16: a last-bit difference may flip an f16 rounding
       }
+  // K past one work item per thread (4352: 17 super-blocks, 136 blocks of 32): the roping products
+  // that issue the loads of two items together (matvec_dp_rs_*_b2), with a thread's last item alone.
+  for (dtype t : {dtype::q4_k, dtype::q6_k, dtype::q4_0})
+    cs.push_back({fmt::format("mul_mat_{}_rope_long_k_store", dtype_name(t)), [=](case_builder& b) {
+                    const int64_t hd = 64, n_head = 2, K = 17 * 256;
+                    const rope_params rp = rope_variant(0, rope_mode::normal);
+                    tensor* qp = b.g.mul_mat(b.input(t, {K, hd * n_head}), b.input(dtype::f32, {K, 1}, -2, 2));
+                    tensor* r = b.g.rope(b.g.reshape(qp, {hd, n_head, 1}), b.ints({1}, {250}), nullptr, rp);
+                    tensor* cache = b.input(dtype::f32, {hd * n_head, 9});
+                    return b.g.set_rows(cache, b.g.reshape(r, {hd * n_head, 1}), b.ints({1}, {5}));
+                  }, 1e-10});
   for (dtype kv : {dtype::f16, dtype::f32})
     cs.push_back({fmt::format("mul_mat_q6_K_store_{}", dtype_name(kv)), [=](case_builder& b) {
                     tensor* vp = b.g.mul_mat(b.input(dtype::q6_k, {512, 96}), b.input(dtype::f32, {512, 1}, -2, 2));
@@ -258,6 +269,14 @@ std::vector<op_case> all_cases() {
                       tensor* u = b.g.mul_mat(b.input(t, {512, n_ff}), x);
                       return b.g.mul_mat(b.input(t == dtype::q4_k ? dtype::q6_k : dtype::q4_k, {n_ff, 40}), b.g.swiglu(g, u));
                     }, 1e-10});
+  // The same with K past one work item per thread (matvec_dp_glu_*_b2 with HEARTH_VK_GLU_ROUND=1).
+  for (dtype t : {dtype::q4_k, dtype::q6_k})
+    cs.push_back({fmt::format("mul_mat_{}_gate_up_swiglu_down_long_k", dtype_name(t)), [=](case_builder& b) {
+                    tensor* x = b.input(dtype::f32, {17 * 256, 1}, -2, 2);
+                    tensor* g = b.g.mul_mat(b.input(t, {17 * 256, 256}), x);
+                    tensor* u = b.g.mul_mat(b.input(t, {17 * 256, 256}), x);
+                    return b.g.mul_mat(b.input(dtype::q4_k, {256, 40}), b.g.swiglu(g, u));
+                  }, 1e-10});
   // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
   for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
     for (int64_t N : {1, 3})

@@ -1088,6 +1088,20 @@ class vk_stream final : public stream {
     cached_glu_ = false;
   }
 
+  // "_b2" when a thread of matvec_dp has several work items for K (the items of a thread are
+  // K / 4096 for Q4_K, K / 2048 for the other types; see n_work and WG in matvec_dp.comp): the
+  // variant that issues the loads of two items before their arithmetic, doubling the weight bytes
+  // each thread has in flight. With one item per thread (K = 4096 Q4_K products) it would only
+  // cost registers. HEARTH_VK_MMV_BATCH=0: one item's loads at a time, as before (comparisons).
+  static std::string dp_batch_suffix(dtype type, uint32_t K, bool q4k_slice32) {
+    static const bool on = env_on("HEARTH_VK_MMV_BATCH");
+    const uint64_t items = type == dtype::q4_k   ? (uint64_t)K / 256 * (q4k_slice32 ? 4 : 8)
+                           : type == dtype::q6_k ? (uint64_t)K / 256 * 16
+                                                 : (uint64_t)K / 32 * 2;
+    const uint64_t wg = type == dtype::q4_k && q4k_slice32 ? 64 : 128;
+    return on && items > wg ? "_b2" : "";
+  }
+
   void mul_mat(const tensor& n, const tensor* glu = nullptr, const epilogue* ep = nullptr) {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
@@ -1148,7 +1162,7 @@ class vk_stream final : public stream {
         const uint32_t groups = 2 * a.u[1];
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         if (profile_ == 1) next_label_ = "mv_dp_glu_" + t + " 2x" + std::to_string(M) + "x" + std::to_string(K);
-        dispatch("matvec_dp_glu_" + t, a, gx, (groups + gx - 1) / gx, 1);
+        dispatch("matvec_dp_glu_" + t + dp_batch_suffix(A.type, K, false), a, gx, (groups + gx - 1) / gx, 1);
         cache_rounded(*ep->glu, dtype::q8_k, true);
         cached_glu_ = true;
         return;
@@ -1188,7 +1202,8 @@ class vk_stream final : public stream {
       // tg128 +3.7%.
       static const bool q4k_narrow = !env_on("HEARTH_VK_Q4K_WIDE");
       const bool q4k_plain = !ep && A.type == dtype::q4_k;
-      const std::string name = q4k_plain && q4k_narrow ? "matvec_dp16_q4_k" : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t;
+      const std::string name = q4k_plain && q4k_narrow ? "matvec_dp16_q4_k"
+                                                       : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t + dp_batch_suffix(A.type, K, q4k_plain);
       const uint32_t rows = q4k_plain && !q4k_narrow ? 2 : 4;
       const uint32_t groups = (M + rows - 1) / rows;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
