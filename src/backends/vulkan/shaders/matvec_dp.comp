@@ -49,10 +49,8 @@ shared float red[ROWS * (WG / 4u)];
 shared float fin[ROWS];
 #endif
 #ifdef GLU_ROUND
-shared float gx[256];
-shared int gq[256];
-shared float gm[WG];
-shared uint gi[WG];
+#define Q8K_BLOCK_WG128
+#include "q8_round.glsl"
 shared uint last_wg;
 
 layout(buffer_reference, scalar, buffer_reference_align = 4) coherent buffer cf32_ref { float v[]; };
@@ -76,43 +74,9 @@ void glu_round(uint kb, uint tid) {
   const float x0 = g0 / (1.0 + exp(-g0)) * u0, x1 = g1 / (1.0 + exp(-g1)) * u1;
   f32_ref(ARGS.t[4].addr).v[e0] = x0;
   f32_ref(ARGS.t[4].addr).v[e1] = x1;
-  gx[tid] = x0;
-  gx[tid + 128u] = x1;
-  const float a = subgroupMax(max(abs(x0), abs(x1)));
-  if (subgroupElect()) gm[gl_SubgroupID] = a;
-  barrier();
-  float amax = 0.0;
-  for (uint i = 0u; i < gl_NumSubgroups; ++i) amax = max(amax, gm[i]);
-  // The signed value of the first element with the largest magnitude.
-  const uint c = subgroupMin(min(abs(x0) == amax ? tid : 0xffffffffu, abs(x1) == amax ? tid + 128u : 0xffffffffu));
-  if (subgroupElect()) gi[gl_SubgroupID] = c;
-  barrier();
-  uint first = 0xffffffffu;
-  for (uint i = 0u; i < gl_NumSubgroups; ++i) first = min(first, gi[i]);
-  int q0 = 0, q1 = 0;
-  float d = 0.0;
-  if (amax != 0.0) {
-    const float iscale = div_rn(-127.0, gx[first]);
-    q0 = clamp(int(roundEven(iscale * x0)), -128, 127);
-    q1 = clamp(int(roundEven(iscale * x1)), -128, 127);
-    d = div_rn(1.0, iscale);
-  }
   const uint64_t i8 = (uint64_t(uint(ARGS.p[3])) << 32) | uint64_t(uint(ARGS.p[2]));
-  i8_ref(i8).v[e0] = int8_t(q0);
-  i8_ref(i8).v[e1] = int8_t(q1);
-  gq[tid] = q0;
-  gq[tid + 128u] = q1;
-  barrier();
-  const uint64_t meta = ARGS.aux[1] + uint64_t(48u) * kb;
-  if (tid == 0u) {
-    st_f32(meta, d);
-    atomicExchange(cu32_ref(ARGS.aux[0]).v[kb], 0u);
-  }
-  if (tid < 8u) {
-    int s = 0;
-    for (uint k = 0u; k < 32u; ++k) s += gq[32u * tid + k];
-    i32_ref(meta + 4u + 4u * tid).v[0] = s;
-  }
+  q8k_round_block(x0, x1, tid, i8 + 256u * kb, ARGS.aux[1] + uint64_t(48u) * kb);
+  if (tid == 0u) atomicExchange(cu32_ref(ARGS.aux[0]).v[kb], 0u);
 }
 #endif
 
