@@ -1,6 +1,6 @@
 // Activations rounded to the int8 blocks of a product's vec_dot_type exactly as the CPU reference
 // does: quant_b.comp rounds with these, and the kernels that round their own output for the next
-// product (matvec_dp.comp GLU_ROUND) share them, so that what they write
+// product (matvec_dp.comp GLU_ROUND, attention_split.comp ROUND) share them, so that what they write
 // is quant_b's output bit for bit. Needs common.glsl (div_rn).
 
 // q8_0 / q8_1: a block of 32 whose largest magnitude is amax. Its scale (stored rounded to f16;
