@@ -85,10 +85,11 @@ if(TARGET test_vulkan)
            "--gtest_filter=VulkanOps.MatrixProducts:VulkanOps.Rope:Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q6_k_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q4_0_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q5_1_prompt16_full")
   set_tests_properties(vulkan.without_integer_dot PROPERTIES ENVIRONMENT "HEARTH_VK_DP=0;HEARTH_VK_ROPE_STORE=0" LABELS vulkan TIMEOUT 600)
   # The norm as its own dispatch before the activation rounding (HEARTH_VK_NORM_ROUND=0), the rope and the
-  # KV cache store after a one-token product as their own dispatches (HEARTH_VK_ROPE_PRODUCT=0), in whole models.
+  # KV cache store after a one-token product as their own dispatches (HEARTH_VK_ROPE_PRODUCT=0), the
+  # attention output's rounding for its product too (HEARTH_VK_ATTN_ROUND=0), in whole models.
   add_test(NAME vulkan.without_norm_round_rope_product COMMAND test_vulkan
            "--gtest_filter=Vulkan/VulkanGolden.MatchesReference/synth_llama_q4_k_m_prompt16_*:Vulkan/VulkanGolden.MatchesReference/synth_llama_pure_q4_0_prompt16_full:Vulkan/VulkanGolden.MatchesReference/synth_gemma2_q4_k_m_prompt16_full")
-  set_tests_properties(vulkan.without_norm_round_rope_product PROPERTIES ENVIRONMENT "HEARTH_VK_NORM_ROUND=0;HEARTH_VK_ROPE_PRODUCT=0"
+  set_tests_properties(vulkan.without_norm_round_rope_product PROPERTIES ENVIRONMENT "HEARTH_VK_NORM_ROUND=0;HEARTH_VK_ROPE_PRODUCT=0;HEARTH_VK_ATTN_ROUND=0"
                        LABELS vulkan TIMEOUT 600)
   # Device memory the CPU cannot map (HEARTH_VK_UNMAPPED=1), as on a discrete GPU: weights, inputs and
   # results go through staging transfers, and the logits through the graph's copy to host memory.

@@ -242,6 +242,17 @@ std::vector<op_case> all_cases() {
                         return b.g.set_rows(cache, b.g.reshape(r, {hd * n_head, 1}), b.ints({1}, {5}));
                       }, store == 1 ? 1e-8 : 1e-10});  // f16: a last-bit difference may flip an f16 rounding
       }
+  // K past one work item per thread (4352: 17 super-blocks, 136 blocks of 32): the roping products
+  // that issue the loads of two items together (matvec_dp_rs_*_b2), with a thread's last item alone.
+  for (dtype t : {dtype::q4_k, dtype::q6_k, dtype::q4_0})
+    cs.push_back({fmt::format("mul_mat_{}_rope_long_k_store", dtype_name(t)), [=](case_builder& b) {
+                    const int64_t hd = 64, n_head = 2, K = 17 * 256;
+                    const rope_params rp = rope_variant(0, rope_mode::normal);
+                    tensor* qp = b.g.mul_mat(b.input(t, {K, hd * n_head}), b.input(dtype::f32, {K, 1}, -2, 2));
+                    tensor* r = b.g.rope(b.g.reshape(qp, {hd, n_head, 1}), b.ints({1}, {250}), nullptr, rp);
+                    tensor* cache = b.input(dtype::f32, {hd * n_head, 9});
+                    return b.g.set_rows(cache, b.g.reshape(r, {hd * n_head, 1}), b.ints({1}, {5}));
+                  }, 1e-10});
   for (dtype kv : {dtype::f16, dtype::f32})
     cs.push_back({fmt::format("mul_mat_q6_K_store_{}", dtype_name(kv)), [=](case_builder& b) {
                     tensor* vp = b.g.mul_mat(b.input(dtype::q6_k, {512, 96}), b.input(dtype::f32, {512, 1}, -2, 2));
@@ -258,6 +269,14 @@ std::vector<op_case> all_cases() {
                       tensor* u = b.g.mul_mat(b.input(t, {512, n_ff}), x);
                       return b.g.mul_mat(b.input(t == dtype::q4_k ? dtype::q6_k : dtype::q4_k, {n_ff, 40}), b.g.swiglu(g, u));
                     }, 1e-10});
+  // The same with K past one work item per thread (matvec_dp_glu_*_b2 with HEARTH_VK_GLU_ROUND=1).
+  for (dtype t : {dtype::q4_k, dtype::q6_k})
+    cs.push_back({fmt::format("mul_mat_{}_gate_up_swiglu_down_long_k", dtype_name(t)), [=](case_builder& b) {
+                    tensor* x = b.input(dtype::f32, {17 * 256, 1}, -2, 2);
+                    tensor* g = b.g.mul_mat(b.input(t, {17 * 256, 256}), x);
+                    tensor* u = b.g.mul_mat(b.input(t, {17 * 256, 256}), x);
+                    return b.g.mul_mat(b.input(dtype::q4_k, {256, 40}), b.g.swiglu(g, u));
+                  }, 1e-10});
   // swiglu fused into the activation rounding of the product that reads it (a q8_K and a q8_0 type).
   for (dtype t : {dtype::q4_k, dtype::q4_0, dtype::f16})
     for (int64_t N : {1, 3})
@@ -265,6 +284,22 @@ std::vector<op_case> all_cases() {
                       tensor* x = b.input(dtype::f32, {1024, N}, -4, 4);
                       tensor* g = b.g.swiglu(b.g.view(x, {512, N}, {x->nb[1]}, 0), b.g.view(x, {512, N}, {x->nb[1]}, 512 * 4));
                       return b.g.mul_mat(b.input(t, {512, 21}), g);
+                    }, 1e-10});
+  // One token's attention (GQA) and the product of its output row, whose activations the attention
+  // rounds itself (HEARTH_VK_ATTN_ROUND, see AttentionRoundsForTheProduct): blocks of 256 spanning
+  // heads (q8_K: Q4_K, Q6_K), blocks of 32 within them (q8_0: Q4_0, q8_1: Q4_1); a cache of one
+  // chunk (the result written by the one pass) and of several (by the combination), a masked key.
+  struct attn_product { dtype t; int64_t hd, n_head; };
+  for (const attn_product& ap : {attn_product{dtype::q4_k, 128, 4}, {dtype::q6_k, 64, 8}, {dtype::q4_0, 64, 3}, {dtype::q4_1, 128, 2}})
+    for (int64_t n_kv : {100, 300})
+      cs.push_back({fmt::format("mul_mat_{}_after_attention_hd{}_kv{}", dtype_name(ap.t), ap.hd, n_kv), [=](case_builder& b) {
+                      const int64_t hd = ap.hd, n_head = ap.n_head, n_kv_head = n_head % 2 == 0 ? n_head / 2 : n_head;
+                      tensor* q = b.input(dtype::f32, {hd, n_head, 1});
+                      tensor* k = b.input(dtype::f16, {hd, n_kv_head, n_kv});
+                      tensor* v = b.input(dtype::f16, {hd, n_kv_head, n_kv}, -3, 3);
+                      tensor* m = b.mask(n_kv, 1, [](int64_t, int64_t j) { return j % 11 == 5; });
+                      tensor* o = b.g.attention(q, k, v, m, 1.0f / std::sqrt((float)hd), 0.0f);
+                      return b.g.mul_mat(b.input(ap.t, {hd * n_head, 40}), b.g.reshape(o, {hd * n_head, 1}));
                     }, 1e-10});
   // --- element-wise ------------------------------------------------------------------------------
   cs.push_back({"add_broadcast", [](case_builder& b) { return b.g.add(b.input(dtype::f32, {33, 4, 3}), b.input(dtype::f32, {33, 1, 3})); }, 0});
@@ -506,6 +541,25 @@ TEST(VulkanOps, GateUpRoundTheirSwiglu) {
   setenv("HEARTH_VK_GLU_ROUND", "1", 1);
   run_group(dev, {"mul_mat_q4_K_gate_up_", "mul_mat_q6_K_gate_up_", "mul_mat_q4_K_swiglu", "mul_mat_q4_0_swiglu"});
   unsetenv("HEARTH_VK_GLU_ROUND");
+}
+// The attention that rounds its output for the product after it (default) against the rounding
+// dispatch between them (HEARTH_VK_ATTN_ROUND=0): the attention's floats are the same in both, so
+// the rounding, and with it the product, must be too, bit for bit.
+TEST(VulkanOps, AttentionRoundsForTheProduct) {
+  HEARTH_REQUIRE_VULKAN(dev);
+  int n = 0;
+  for (const op_case& c : all_cases()) {
+    if (c.name.find("_after_attention_") == std::string::npos) continue;
+    ++n;
+    SCOPED_TRACE(c.name);
+    const run_result fused = run_case(c.build, dev, 99);
+    setenv("HEARTH_VK_ATTN_ROUND", "0", 1);
+    const run_result apart = run_case(c.build, dev, 99);
+    unsetenv("HEARTH_VK_ATTN_ROUND");
+    EXPECT_TRUE(fused.all_on_device && apart.all_on_device);
+    EXPECT_EQ(fused.out, apart.out);
+  }
+  EXPECT_EQ(n, 8);
 }
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
 TEST(VulkanOps, ElementWise) {

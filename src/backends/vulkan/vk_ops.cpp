@@ -47,6 +47,7 @@ class vk_stream final : public stream {
     norm_round_ = env_on("HEARTH_VK_NORM_ROUND");
     rope_product_ = env_on("HEARTH_VK_ROPE_PRODUCT");
     if (const char* e = std::getenv("HEARTH_VK_GLU_ROUND")) glu_round_ = *e == '1';
+    attn_round_ = env_on("HEARTH_VK_ATTN_ROUND");
   }
   ~vk_stream() override {
     try {
@@ -60,6 +61,7 @@ class vk_stream final : public stream {
     d_.release(scratch_);
     d_.release(att_scratch_);
     d_.release(glu_scratch_);
+    d_.release(round_ctr_);
     d_.release(mirror_);
     vkDestroyFence(d_.handle(), fence_, nullptr);
     vkDestroyCommandPool(d_.handle(), pool_, nullptr);
@@ -115,6 +117,16 @@ class vk_stream final : public stream {
         if (n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
       if (grow(glu_scratch_, glu, vk_device::mem_kind::device)) {
         d_.fill(glu_scratch_, 0);  // the block counters start at 0 (and each graph leaves them so)
+        moved = true;
+      }
+    }
+    if (attn_round_) {
+      // A counter per q8_K block of a one-token attention's output (attention_round_consumer).
+      size_t ctr = 0;
+      for (tensor* n : nodes)
+        if (n->op == op::attention) ctr = std::max(ctr, (size_t)(n->ne[0] * n->ne[1] / 256 + 1) * 4);
+      if (grow(round_ctr_, ctr, vk_device::mem_kind::device)) {
+        d_.fill(round_ctr_, 0);  // as the glu scratch's counters
         moved = true;
       }
     }
@@ -627,7 +639,10 @@ class vk_stream final : public stream {
     }
   }
 
-  void attention_split(const tensor& n) {
+  // With product c (attention_round_consumer), the dispatch that writes the result (the one chunk's
+  // or the combination) also rounds it for c into the scratch, as quant_b would (attention_split.comp,
+  // ROUND), and c finds its activations rounded there.
+  void attention_split(const tensor& n, const tensor* c = nullptr) {
     dispatch_args a = args_of(n);
     a.u[0] = n.src[1]->type == dtype::f16 ? 1 : 0;
     a.u[1] = n.src[2]->type == dtype::f16 ? 1 : 0;
@@ -635,17 +650,56 @@ class vk_stream final : public stream {
     a.u[2] = n_chunks;
     a.aux[0] = att_scratch_.addr;
     const uint32_t n_head = (uint32_t)n.src[0]->ne[1], n_tok = (uint32_t)n.src[0]->ne[2];
-    if (n_chunks == 1) {
-      dispatch("attention_split", a, n_head, n_tok, 1);
-      return;
+    std::string last = "attention_split";
+    std::vector<span> rounded;  // what the rounding writes besides the result
+    const dtype act = c ? vec_dot_type(c->src[0]->type) : dtype::f32;
+    if (c) {
+      const dispatch_args pa = product_args(*c);
+      a.u[4] = act == dtype::q8_0 ? 0 : act == dtype::q8_1 ? 1 : 2;
+      a.aux[1] = act == dtype::q8_k ? round_ctr_.addr : pa.aux[1];
+      a.aux[2] = pa.aux[2];
+      a.aux[3] = pa.aux[3];
+      rounded = {{scratch_.addr, scratch_.addr + scratch_bytes(*c)}};
+      if (act == dtype::q8_k) rounded.push_back({round_ctr_.addr, round_ctr_.addr + round_ctr_.size});
+      last = "attention_split_round";
     }
-    const span part{att_scratch_.addr, att_scratch_.addr + attention_scratch_bytes(n)};
-    next_writes_ = {part};
-    dispatch("attention_split", a, n_head, n_tok, n_chunks);
-    next_reads_ = {part};
-    next_writes_ = {span_of(&n)};
-    a.u[3] = 1;
-    dispatch("attention_split", a, n_head, n_tok, 1);
+    if (n_chunks == 1) {
+      next_writes_.insert(next_writes_.end(), rounded.begin(), rounded.end());
+      dispatch(last, a, n_head, n_tok, 1);
+    } else {
+      const span part{att_scratch_.addr, att_scratch_.addr + attention_scratch_bytes(n)};
+      next_writes_ = {part};
+      dispatch("attention_split", a, n_head, n_tok, n_chunks);
+      next_reads_ = {part};
+      next_writes_ = {span_of(&n)};
+      next_writes_.insert(next_writes_.end(), rounded.begin(), rounded.end());
+      a.u[3] = 1;
+      dispatch(last, a, n_head, n_tok, 1);
+    }
+    if (c) cache_rounded(*c->src[1], act, true);
+  }
+
+  // The product right after attention node nodes[i] (only views between) whose one activation column
+  // is the attention's output row, when the attention can round that row for it itself (see
+  // attention_split): one token on the split kernel, a contiguous result, the product on matvec_dp
+  // with int8 blocks of 32 that the head size is a multiple of (each workgroup rounds its own head)
+  // or blocks of 256 that it divides (the blocks' last workgroups round them), and the product the
+  // only reader of the result (it reads only the int8 blocks, not quant_b's float rounding: another
+  // product could not find that in the scratch). HEARTH_VK_ATTN_ROUND=0: never (comparisons).
+  const tensor* attention_round_consumer(const std::vector<tensor*>& nodes, size_t i) const {
+    const tensor& n = *nodes[i];
+    if (!attn_round_ || n.ne[2] != 1 || n.ne[3] != 1 || !n.is_contiguous() || !split_attention(n)) return nullptr;
+    size_t j = i + 1;
+    while (j < nodes.size() && (nodes[j]->op == op::view || nodes[j]->op == op::none)) ++j;
+    if (j == nodes.size() || nodes[j]->op != op::mul_mat) return nullptr;
+    const tensor& c = *nodes[j];
+    const tensor& B = *c.src[1];
+    if (B.storage() != &n || B.data != n.data || B.ne[0] != n.ne[0] * n.ne[1] || B.nelements() != B.ne[0] || !B.is_contiguous())
+      return nullptr;
+    if (!vk_supports_product(c) || !rounds_to_i8(c) || !dp_matvec(*c.src[0]) || !sole_reader(&n, j)) return nullptr;
+    const int64_t hd_v = n.ne[0];
+    if (vec_dot_type(c.src[0]->type) == dtype::q8_k ? 256 % hd_v != 0 || B.ne[0] % 256 != 0 : hd_v % 32 != 0) return nullptr;
+    return &c;
   }
 
   // Records nodes[i], fused with the nodes after it where it can: add -> rms_norm/norm -> mul by a
@@ -693,6 +747,16 @@ class vk_stream final : public stream {
       ++n_fused_;
       mul_mat(*nodes[i + 1], &n0);
       return 1;
+    }
+    if (!off && n0.op == op::attention) {
+      if (const tensor* c = attention_round_consumer(nodes, i)) {
+        for (const tensor* src : n0.src)
+          if (src) next_reads_.push_back(span_of(src));
+        next_writes_.push_back(span_of(&n0));
+        ++n_fused_;
+        attention_split(n0, c);
+        return 0;
+      }
     }
     if (!off && glu_round_ && n0.op == op::mul_mat && i + 3 < nodes.size() && glu_pair(nodes, i)) {
       epilogue ep;
@@ -1088,6 +1152,20 @@ class vk_stream final : public stream {
     cached_glu_ = false;
   }
 
+  // "_b2" when a thread of matvec_dp has several work items for K (the items of a thread are
+  // K / 4096 for Q4_K, K / 2048 for the other types; see n_work and WG in matvec_dp.comp): the
+  // variant that issues the loads of two items before their arithmetic, doubling the weight bytes
+  // each thread has in flight. With one item per thread (K = 4096 Q4_K products) it would only
+  // cost registers. HEARTH_VK_MMV_BATCH=0: one item's loads at a time, as before (comparisons).
+  static std::string dp_batch_suffix(dtype type, uint32_t K, bool q4k_slice32) {
+    static const bool on = env_on("HEARTH_VK_MMV_BATCH");
+    const uint64_t items = type == dtype::q4_k   ? (uint64_t)K / 256 * (q4k_slice32 ? 4 : 8)
+                           : type == dtype::q6_k ? (uint64_t)K / 256 * 16
+                                                 : (uint64_t)K / 32 * 2;
+    const uint64_t wg = type == dtype::q4_k && q4k_slice32 ? 64 : 128;
+    return on && items > wg ? "_b2" : "";
+  }
+
   void mul_mat(const tensor& n, const tensor* glu = nullptr, const epilogue* ep = nullptr) {
     const tensor& A = *n.src[0];
     const tensor& B = *n.src[1];
@@ -1148,7 +1226,7 @@ class vk_stream final : public stream {
         const uint32_t groups = 2 * a.u[1];
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         if (profile_ == 1) next_label_ = "mv_dp_glu_" + t + " 2x" + std::to_string(M) + "x" + std::to_string(K);
-        dispatch("matvec_dp_glu_" + t, a, gx, (groups + gx - 1) / gx, 1);
+        dispatch("matvec_dp_glu_" + t + dp_batch_suffix(A.type, K, false), a, gx, (groups + gx - 1) / gx, 1);
         cache_rounded(*ep->glu, dtype::q8_k, true);
         cached_glu_ = true;
         return;
@@ -1188,7 +1266,8 @@ class vk_stream final : public stream {
       // tg128 +3.7%.
       static const bool q4k_narrow = !env_on("HEARTH_VK_Q4K_WIDE");
       const bool q4k_plain = !ep && A.type == dtype::q4_k;
-      const std::string name = q4k_plain && q4k_narrow ? "matvec_dp16_q4_k" : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t;
+      const std::string name = q4k_plain && q4k_narrow ? "matvec_dp16_q4_k"
+                                                       : (ep ? "matvec_dp_rs_" : "matvec_dp_") + t + dp_batch_suffix(A.type, K, q4k_plain);
       const uint32_t rows = q4k_plain && !q4k_narrow ? 2 : 4;
       const uint32_t groups = (M + rows - 1) / rows;
       const uint32_t gx = std::min<uint32_t>(groups, 65535);
@@ -1270,7 +1349,8 @@ class vk_stream final : public stream {
   VkCommandBuffer graph_cmd_ = VK_NULL_HANDLE, copy_cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   bool in_flight_ = false;
-  allocation arena_, staging_, scratch_, att_scratch_, glu_scratch_;
+  // round_ctr_: the q8_K block counters of attentions that round their output (zeroed at allocation).
+  allocation arena_, staging_, scratch_, att_scratch_, glu_scratch_, round_ctr_;
   size_t staging_used_ = 0;
   std::vector<pending_copy> pending_;
   std::vector<span> spans_, rec_spans_;
@@ -1304,6 +1384,7 @@ class vk_stream final : public stream {
   bool rope_product_ = true;
   bool glu_round_ = false;
   bool cached_glu_ = false;  // the cached activations are in glu_scratch_ (int8 and scales only)
+  bool attn_round_ = true;
   VkQueryPool qpool_ = VK_NULL_HANDLE;
   uint32_t qpool_cap_ = 0, rec_queries_ = 0, in_flight_queries_ = 0;
   std::vector<const std::string*> prof_names_;

@@ -18,7 +18,7 @@
 // a pair lies in one workgroup) with head size p[1], n_rot p[0], position t[1][0], frequency factors
 // t[2] (bit 2), theta_scale u[1], YaRN corrections u[2], u[3], magnitude u[4], freq_scale p[4],
 // ext_factor p[5]; bit 4 also stored into row ids[0] (ids t[3]) of the cache at aux[0] (u[6] bytes
-// per row, u[7] rows), as f16 with bit 8. GLU_ROUND: see glu_round.
+// per row, u[7] rows), as f16 with bit 8. GLU_ROUND: see glu_round. BATCH: see main.
 #include "common.glsl"
 #extension GL_EXT_spirv_intrinsics : require
 spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
@@ -28,6 +28,10 @@ int sdot4(uint a, uint b, spirv_literal int fmt);
 #endif
 #ifndef ROWS
 #define ROWS 4u
+#endif
+// Work items whose loads a thread issues together (see main).
+#ifndef BATCH
+#define BATCH 1
 #endif
 #ifdef Q4K_SLICE32
 #define WG 64u
@@ -45,10 +49,8 @@ shared float red[ROWS * (WG / 4u)];
 shared float fin[ROWS];
 #endif
 #ifdef GLU_ROUND
-shared float gx[256];
-shared int gq[256];
-shared float gm[WG];
-shared uint gi[WG];
+#define Q8K_BLOCK_WG128
+#include "q8_round.glsl"
 shared uint last_wg;
 
 layout(buffer_reference, scalar, buffer_reference_align = 4) coherent buffer cf32_ref { float v[]; };
@@ -72,43 +74,9 @@ void glu_round(uint kb, uint tid) {
   const float x0 = g0 / (1.0 + exp(-g0)) * u0, x1 = g1 / (1.0 + exp(-g1)) * u1;
   f32_ref(ARGS.t[4].addr).v[e0] = x0;
   f32_ref(ARGS.t[4].addr).v[e1] = x1;
-  gx[tid] = x0;
-  gx[tid + 128u] = x1;
-  const float a = subgroupMax(max(abs(x0), abs(x1)));
-  if (subgroupElect()) gm[gl_SubgroupID] = a;
-  barrier();
-  float amax = 0.0;
-  for (uint i = 0u; i < gl_NumSubgroups; ++i) amax = max(amax, gm[i]);
-  // The signed value of the first element with the largest magnitude.
-  const uint c = subgroupMin(min(abs(x0) == amax ? tid : 0xffffffffu, abs(x1) == amax ? tid + 128u : 0xffffffffu));
-  if (subgroupElect()) gi[gl_SubgroupID] = c;
-  barrier();
-  uint first = 0xffffffffu;
-  for (uint i = 0u; i < gl_NumSubgroups; ++i) first = min(first, gi[i]);
-  int q0 = 0, q1 = 0;
-  float d = 0.0;
-  if (amax != 0.0) {
-    const float iscale = div_rn(-127.0, gx[first]);
-    q0 = clamp(int(roundEven(iscale * x0)), -128, 127);
-    q1 = clamp(int(roundEven(iscale * x1)), -128, 127);
-    d = div_rn(1.0, iscale);
-  }
   const uint64_t i8 = (uint64_t(uint(ARGS.p[3])) << 32) | uint64_t(uint(ARGS.p[2]));
-  i8_ref(i8).v[e0] = int8_t(q0);
-  i8_ref(i8).v[e1] = int8_t(q1);
-  gq[tid] = q0;
-  gq[tid + 128u] = q1;
-  barrier();
-  const uint64_t meta = ARGS.aux[1] + uint64_t(48u) * kb;
-  if (tid == 0u) {
-    st_f32(meta, d);
-    atomicExchange(cu32_ref(ARGS.aux[0]).v[kb], 0u);
-  }
-  if (tid < 8u) {
-    int s = 0;
-    for (uint k = 0u; k < 32u; ++k) s += gq[32u * tid + k];
-    i32_ref(meta + 4u + 4u * tid).v[0] = s;
-  }
+  q8k_round_block(x0, x1, tid, i8 + 256u * kb, ARGS.aux[1] + uint64_t(48u) * kb);
+  if (tid == 0u) atomicExchange(cu32_ref(ARGS.aux[0]).v[kb], 0u);
 }
 #endif
 
@@ -118,6 +86,250 @@ int dot16(uvec4 w, uvec4 a) {
 uint ld_u32_a2(uint64_t a) { return uint(u16_ref(a).v[0]) | (uint(u16_ref(a).v[1]) << 16); }
 // Bits 0..3 of b as bit 4 of the four bytes of a word (the fifth bit of Q5_0 / Q5_1 quants).
 uint hbits(uint b) { return ((b & 0xfu) * 0x00204081u & 0x01010101u) << 4; }
+
+// Per invocation: the workgroup's row addresses (rows past the end read the last row again, never
+// stored, so no load waits on a branch) and where the rounded activations of batch z start.
+uint64_t rows[ROWS];
+uint64_t qbase, mbase;
+
+// Each type splits a thread's work item t into load_item (every load: activations, their scales,
+// and the weight words of all ROWS rows) and add_item (the integer dot products and the float sums),
+// so that main can issue the loads of BATCH items before the arithmetic of any of them.
+#if defined(TYPE_Q4_K) && defined(Q4K_SLICE32)
+// Thread c of a super-block reads bytes [32c, +32) of qs: sub-blocks 2c (low nibbles) and
+// 2c + 1 (high), so the 16-byte head of the block is read once per 32 quant bytes.
+struct wrow { uvec4 hd, q0, q1; };
+struct item { uvec4 alo0, alo1, ahi0, ahi1; float d8, bs0, bs1; uint c; wrow w[ROWS]; };
+uint n_work(uint K) { return (K / 256u) * 4u; }
+item load_item(uint t) {
+  item it;
+  const uint sb = t >> 2, c = t & 3u;
+  it.c = c;
+  const uint64_t ap = qbase + 256u * sb + 64u * c;
+  it.alo0 = u32x4_ref(ap).v[0];
+  it.alo1 = u32x4_ref(ap + 16u).v[0];
+  it.ahi0 = u32x4_ref(ap + 32u).v[0];
+  it.ahi1 = u32x4_ref(ap + 48u).v[0];
+  const uint64_t mp = mbase + 48u * sb;
+  it.d8 = ld_f32(mp);
+  it.bs0 = float(ld_i32(mp + 4u + 8u * c));
+  it.bs1 = float(ld_i32(mp + 8u + 8u * c));
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint64_t blk = rows[r] + uint64_t(sb) * 144u;
+    it.w[r].hd = u32x4_ref(blk).v[0];
+    it.w[r].q0 = u32x4_ref(blk + 16u + 32u * c).v[0];
+    it.w[r].q1 = u32x4_ref(blk + 32u + 32u * c).v[0];
+  }
+  return it;
+}
+void add_item(const item it, inout float acc[ROWS]) {
+  const uint c = it.c, j = 2u * c, sh = 8u * (j & 3u);
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uvec4 hd = it.w[r].hd, q0 = it.w[r].q0, q1 = it.w[r].q1;
+    const float d = h2f(hd.x & 0xffffu), dmin = h2f(hd.x >> 16);
+    const uint w0 = hd.y >> sh, w1 = hd.z >> sh, w2 = hd.w >> sh;
+    const bool lo = c < 2u;
+    const uint sc0 = lo ? (w0 & 63u) : ((w2 & 0xfu) | ((w0 >> 6) & 3u) << 4);
+    const uint m0v = lo ? (w1 & 63u) : ((w2 >> 4) & 0xfu | ((w1 >> 6) & 3u) << 4);
+    const uint sc1 = lo ? ((w0 >> 8) & 63u) : (((w2 >> 8) & 0xfu) | ((w0 >> 14) & 3u) << 4);
+    const uint m1v = lo ? ((w1 >> 8) & 63u) : (((w2 >> 12) & 0xfu) | ((w1 >> 14) & 3u) << 4);
+    const int s0 = dot16(q0 & 0x0f0f0f0fu, it.alo0) + dot16(q1 & 0x0f0f0f0fu, it.alo1);
+    const int s1 = dot16((q0 >> 4) & 0x0f0f0f0fu, it.ahi0) + dot16((q1 >> 4) & 0x0f0f0f0fu, it.ahi1);
+    acc[r] += it.d8 * (d * (float(sc0) * float(s0) + float(sc1) * float(s1)) - dmin * (float(m0v) * it.bs0 + float(m1v) * it.bs1));
+  }
+}
+#elif defined(TYPE_Q4_K)
+// Thread (c, h) of a super-block reads bytes [32c + 16h, +16) of qs, whose low nibbles are
+// elements 16h.. of sub-block 2c and high nibbles the same of sub-block 2c + 1.
+struct wrow { uvec4 hd, q; };
+struct item { uvec4 alo, ahi; float d8, bs0, bs1; uint c; wrow w[ROWS]; };
+uint n_work(uint K) { return (K / 256u) * 8u; }
+item load_item(uint t) {
+  item it;
+  const uint sb = t >> 3, c = (t >> 1) & 3u, h = t & 1u;
+  it.c = c;
+  const uint64_t ap = qbase + 256u * sb + 64u * c + 16u * h;
+  it.alo = u32x4_ref(ap).v[0];
+  it.ahi = u32x4_ref(ap + 32u).v[0];
+  const uint64_t mp = mbase + 48u * sb;
+  it.d8 = ld_f32(mp);
+  // The mins' term needs the sums of whole sub-blocks: the h = 0 thread of each pair adds it.
+  it.bs0 = h == 0u ? float(ld_i32(mp + 4u + 8u * c)) : 0.0;
+  it.bs1 = h == 0u ? float(ld_i32(mp + 8u + 8u * c)) : 0.0;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint64_t blk = rows[r] + uint64_t(sb) * 144u;
+    it.w[r].hd = u32x4_ref(blk).v[0];
+    it.w[r].q = u32x4_ref(blk + 16u + 32u * c + 16u * h).v[0];
+  }
+  return it;
+}
+void add_item(const item it, inout float acc[ROWS]) {
+  const uint c = it.c, j = 2u * c, sh = 8u * (j & 3u);
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uvec4 hd = it.w[r].hd, q = it.w[r].q;
+    const float d = h2f(hd.x & 0xffffu), dmin = h2f(hd.x >> 16);
+    // Scale / min of sub-blocks j and j + 1 (bytes sh/8 and sh/8 + 1 of the scale words).
+    const uint w0 = hd.y >> sh, w1 = hd.z >> sh, w2 = hd.w >> sh;
+    const bool lo = c < 2u;
+    const uint sc0 = lo ? (w0 & 63u) : ((w2 & 0xfu) | ((w0 >> 6) & 3u) << 4);
+    const uint m0v = lo ? (w1 & 63u) : ((w2 >> 4) & 0xfu | ((w1 >> 6) & 3u) << 4);
+    const uint sc1 = lo ? ((w0 >> 8) & 63u) : (((w2 >> 8) & 0xfu) | ((w0 >> 14) & 3u) << 4);
+    const uint m1v = lo ? ((w1 >> 8) & 63u) : (((w2 >> 12) & 0xfu) | ((w1 >> 14) & 3u) << 4);
+    const int s0 = dot16(q & 0x0f0f0f0fu, it.alo);
+    const int s1 = dot16((q >> 4) & 0x0f0f0f0fu, it.ahi);
+    acc[r] += it.d8 * (d * (float(sc0) * float(s0) + float(sc1) * float(s1)) - dmin * (float(m0v) * it.bs0 + float(m1v) * it.bs1));
+  }
+}
+#elif defined(TYPE_Q6_K)
+// 16 threads per super-block: thread (hh, l0) reads ql[64hh + l0 ..+4], ql[64hh + 32 + l0 ..+4] and
+// qh[32hh + l0 ..+4]: elements l0.. of the four quarters of half hh (2-byte aligned blocks).
+struct wrow { uint L0, L1, H; float d; int c0, c1, c2, c3; };
+struct item { uint a0, a1, a2, a3; float d8; wrow w[ROWS]; };
+uint n_work(uint K) { return (K / 256u) * 16u; }
+item load_item(uint t) {
+  item it;
+  const uint sb = t >> 4, hh = (t >> 3) & 1u, l0 = 4u * (t & 7u);
+  const uint64_t ap = qbase + 256u * sb + 128u * hh + l0;
+  it.a0 = u32_ref(ap).v[0];
+  it.a1 = u32_ref(ap + 32u).v[0];
+  it.a2 = u32_ref(ap + 64u).v[0];
+  it.a3 = u32_ref(ap + 96u).v[0];
+  it.d8 = ld_f32(mbase + 48u * sb);
+  const uint is = 8u * hh + l0 / 16u;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint64_t blk = rows[r] + uint64_t(sb) * 210u;
+    it.w[r].L0 = ld_u32_a2(blk + 64u * hh + l0);
+    it.w[r].L1 = ld_u32_a2(blk + 64u * hh + 32u + l0);
+    it.w[r].H = ld_u32_a2(blk + 128u + 32u * hh + l0);
+    it.w[r].d = ld_f16(blk + 208u);
+    const uint64_t scp = blk + 192u + is;
+    it.w[r].c0 = ld_i8(scp);
+    it.w[r].c1 = ld_i8(scp + 2u);
+    it.w[r].c2 = ld_i8(scp + 4u);
+    it.w[r].c3 = ld_i8(scp + 6u);
+  }
+  return it;
+}
+void add_item(const item it, inout float acc[ROWS]) {
+  // 32 times the sums of the activations (the offset of the 6-bit quants)
+  const int o0 = 32 * sdot4(0x01010101u, it.a0, 0), o1 = 32 * sdot4(0x01010101u, it.a1, 0);
+  const int o2 = 32 * sdot4(0x01010101u, it.a2, 0), o3 = 32 * sdot4(0x01010101u, it.a3, 0);
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint L0 = it.w[r].L0, L1 = it.w[r].L1, H = it.w[r].H;
+    // 6-bit q = low/high nibble of ql | 2 bits of qh << 4, four to a word.
+    const uint w0 = (L0 & 0x0f0f0f0fu) | ((H << 4) & 0x30303030u);
+    const uint w1 = (L1 & 0x0f0f0f0fu) | ((H << 2) & 0x30303030u);
+    const uint w2 = ((L0 >> 4) & 0x0f0f0f0fu) | (H & 0x30303030u);
+    const uint w3 = ((L1 >> 4) & 0x0f0f0f0fu) | ((H >> 2) & 0x30303030u);
+    acc[r] += it.d8 * it.w[r].d *
+              (float(it.w[r].c0) * float(sdot4(w0, it.a0, 0) - o0) + float(it.w[r].c1) * float(sdot4(w1, it.a1, 0) - o1) +
+               float(it.w[r].c2) * float(sdot4(w2, it.a2, 0) - o2) + float(it.w[r].c3) * float(sdot4(w3, it.a3, 0) - o3));
+  }
+}
+#elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1) || defined(TYPE_Q5_0) || defined(TYPE_Q5_1) || defined(TYPE_Q8_0)
+#if defined(TYPE_Q4_0)
+#define OFFSET_Q 8
+#define BLK_BYTES 18u
+#define QS_OFF 2u
+#elif defined(TYPE_Q4_1)
+#define BLK_BYTES 20u
+#define QS_OFF 4u
+#elif defined(TYPE_Q5_0)
+#define OFFSET_Q 16
+#define BLK_BYTES 22u
+#define QS_OFF 6u
+#define QH_OFF 2u
+#elif defined(TYPE_Q5_1)
+#define BLK_BYTES 24u
+#define QS_OFF 8u
+#define QH_OFF 4u
+#elif defined(TYPE_Q8_0)
+#define BLK_BYTES 34u
+#define QS_OFF 2u
+#endif
+// 2 threads per block of 32: thread p takes elements 8p..8p+7 and 16+8p..16+8p+7, for the 4-bit
+// types the low and high nibbles of qs[8p ..+8], for Q8_0 qs[8p ..+8] and qs[16 + 8p ..+8].
+// The blocks' scales: d per block of q8_0 / q8_1 at mbase, d * sum(q) of q8_1 at sbase.
+uint64_t sbase;
+struct wrow {
+  float d;
+  uint x0, x1;
+#if defined(TYPE_Q8_0)
+  uint x2, x3;
+#endif
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+  uint qh;
+#endif
+#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+  float m;
+#endif
+};
+struct item { uvec2 a, b; float d8, s8; wrow w[ROWS]; };
+uint n_work(uint K) { return (K / 32u) * 2u; }
+item load_item(uint t) {
+  item it;
+  const uint bi = t >> 1, p = t & 1u;
+  const uint64_t ap = qbase + 32u * bi + 8u * p;
+  it.a = u32x2_ref(ap).v[0];
+  it.b = u32x2_ref(ap + 16u).v[0];
+  it.d8 = ld_f32(mbase + 4u * bi);
+#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+  // The minimum's term d * sum(q8) of the block, added once (by its p = 0 thread).
+  it.s8 = p == 0u ? ld_f32(sbase + 4u * bi) : 0.0;
+#else
+  it.s8 = 0.0;
+#endif
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint64_t blk = rows[r] + uint64_t(bi) * BLK_BYTES;
+    it.w[r].d = ld_f16(blk);
+#if defined(TYPE_Q8_0)
+    const uint64_t qp = blk + QS_OFF + 8u * p;
+    it.w[r].x0 = ld_u32_a2(qp);
+    it.w[r].x1 = ld_u32_a2(qp + 4u);
+    it.w[r].x2 = ld_u32_a2(qp + 16u);
+    it.w[r].x3 = ld_u32_a2(qp + 20u);
+#else
+    it.w[r].x0 = ld_u32_a2(blk + QS_OFF + 8u * p);
+    it.w[r].x1 = ld_u32_a2(blk + QS_OFF + 4u + 8u * p);
+#endif
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+    it.w[r].qh = ld_u32_a2(blk + QH_OFF) >> (8u * p);
+#endif
+#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+    it.w[r].m = ld_f16(blk + 2u);
+#endif
+  }
+  return it;
+}
+void add_item(const item it, inout float acc[ROWS]) {
+  const uvec2 a = it.a, b = it.b;
+#if defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
+  const int off = OFFSET_Q * (sdot4(0x01010101u, a.x, 0) + sdot4(0x01010101u, a.y, 0) +
+                                           sdot4(0x01010101u, b.x, 0) + sdot4(0x01010101u, b.y, 0));
+#endif
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const float d = it.w[r].d;
+#if defined(TYPE_Q8_0)
+    const int s = sdot4(it.w[r].x0, a.x, 0) + sdot4(it.w[r].x1, a.y, 0) + sdot4(it.w[r].x2, b.x, 0) + sdot4(it.w[r].x3, b.y, 0);
+#else
+    const uint x0 = it.w[r].x0, x1 = it.w[r].x1;
+    uint l0 = x0 & 0x0f0f0f0fu, l1 = x1 & 0x0f0f0f0fu, h0 = (x0 >> 4) & 0x0f0f0f0fu, h1 = (x1 >> 4) & 0x0f0f0f0fu;
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+    const uint qh = it.w[r].qh;
+    l0 |= hbits(qh); l1 |= hbits(qh >> 4); h0 |= hbits(qh >> 16); h1 |= hbits(qh >> 20);
+#endif
+    const int s = sdot4(l0, a.x, 0) + sdot4(l1, a.y, 0) + sdot4(h0, b.x, 0) + sdot4(h1, b.y, 0);
+#endif
+#if defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
+    acc[r] += d * it.d8 * float(s - off);
+#elif defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+    acc[r] += d * it.d8 * float(s) + it.w[r].m * it.s8;
+#else
+    acc[r] += d * it.d8 * float(s);
+#endif
+  }
+}
+#endif
 
 void main() {
 #ifdef GLU_ROUND
@@ -142,171 +354,33 @@ void main() {
   const uint i2 = z % b2, i3 = z / b2;
   const uint64_t row0 = row_addr(A, m0, i2 / (b2 / A.ne[2]), i3 / (D.ne[3] / A.ne[3]));
   const uint tid = gl_LocalInvocationID.x;
-  const uint64_t qbase = ARGS.aux[2] + uint64_t(Kp) * z;
-  const uint64_t mbase = ARGS.aux[3] + uint64_t(48u) * (Kp / 256u) * z;
-  // Rows past the end read the last row again (never stored), so no load waits on a branch.
-  uint64_t rows[ROWS];
+  qbase = ARGS.aux[2] + uint64_t(Kp) * z;
+#if defined(TYPE_Q4_K) || defined(TYPE_Q6_K)
+  mbase = ARGS.aux[3] + uint64_t(48u) * (Kp / 256u) * z;
+#else
+  mbase = ARGS.aux[3] + uint64_t(4u) * (Kp / 32u) * z;
+#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
+  sbase = ARGS.aux[1] + uint64_t(4u) * (Kp / 32u) * z;
+#endif
+#endif
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) rows[r] = row0 + uint64_t(min(r, M - 1u - m0)) * A.nb[1];
   float acc[ROWS];
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
 
-#if defined(TYPE_Q4_K) && defined(Q4K_SLICE32)
-  // Thread c of a super-block reads bytes [32c, +32) of qs: sub-blocks 2c (low nibbles) and
-  // 2c + 1 (high), so the 16-byte head of the block is read once per 32 quant bytes.
-  const uint n_work = (A.ne[0] / 256u) * 4u;
-  for (uint t = tid; t < n_work; t += WG) {
-    const uint sb = t >> 2, c = t & 3u;
-    const uint64_t ap = qbase + 256u * sb + 64u * c;
-    const uvec4 alo0 = u32x4_ref(ap).v[0], alo1 = u32x4_ref(ap + 16u).v[0];
-    const uvec4 ahi0 = u32x4_ref(ap + 32u).v[0], ahi1 = u32x4_ref(ap + 48u).v[0];
-    const uint64_t mp = mbase + 48u * sb;
-    const float d8 = ld_f32(mp);
-    const float bs0 = float(ld_i32(mp + 4u + 8u * c)), bs1 = float(ld_i32(mp + 8u + 8u * c));
-    const uint j = 2u * c, sh = 8u * (j & 3u);
-    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      const uint64_t blk = rows[r] + uint64_t(sb) * 144u;
-      const uvec4 hd = u32x4_ref(blk).v[0];
-      const uvec4 q0 = u32x4_ref(blk + 16u + 32u * c).v[0], q1 = u32x4_ref(blk + 32u + 32u * c).v[0];
-      const float d = h2f(hd.x & 0xffffu), dmin = h2f(hd.x >> 16);
-      const uint w0 = hd.y >> sh, w1 = hd.z >> sh, w2 = hd.w >> sh;
-      const bool lo = c < 2u;
-      const uint sc0 = lo ? (w0 & 63u) : ((w2 & 0xfu) | ((w0 >> 6) & 3u) << 4);
-      const uint m0v = lo ? (w1 & 63u) : ((w2 >> 4) & 0xfu | ((w1 >> 6) & 3u) << 4);
-      const uint sc1 = lo ? ((w0 >> 8) & 63u) : (((w2 >> 8) & 0xfu) | ((w0 >> 14) & 3u) << 4);
-      const uint m1v = lo ? ((w1 >> 8) & 63u) : (((w2 >> 12) & 0xfu) | ((w1 >> 14) & 3u) << 4);
-      const int s0 = dot16(q0 & 0x0f0f0f0fu, alo0) + dot16(q1 & 0x0f0f0f0fu, alo1);
-      const int s1 = dot16((q0 >> 4) & 0x0f0f0f0fu, ahi0) + dot16((q1 >> 4) & 0x0f0f0f0fu, ahi1);
-      acc[r] += d8 * (d * (float(sc0) * float(s0) + float(sc1) * float(s1)) - dmin * (float(m0v) * bs0 + float(m1v) * bs1));
-    }
-  }
-#elif defined(TYPE_Q4_K)
-  // Thread (c, h) of a super-block reads bytes [32c + 16h, +16) of qs, whose low nibbles are
-  // elements 16h.. of sub-block 2c and high nibbles the same of sub-block 2c + 1.
-  const uint n_work = (A.ne[0] / 256u) * 8u;
-  for (uint t = tid; t < n_work; t += WG) {
-    const uint sb = t >> 3, c = (t >> 1) & 3u, h = t & 1u;
-    const uint64_t ap = qbase + 256u * sb + 64u * c + 16u * h;
-    const uvec4 alo = u32x4_ref(ap).v[0], ahi = u32x4_ref(ap + 32u).v[0];
-    const uint64_t mp = mbase + 48u * sb;
-    const float d8 = ld_f32(mp);
-    // The mins' term needs the sums of whole sub-blocks: the h = 0 thread of each pair adds it.
-    const float bs0 = h == 0u ? float(ld_i32(mp + 4u + 8u * c)) : 0.0;
-    const float bs1 = h == 0u ? float(ld_i32(mp + 8u + 8u * c)) : 0.0;
-    const uint j = 2u * c, sh = 8u * (j & 3u);
-    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      const uint64_t blk = rows[r] + uint64_t(sb) * 144u;
-      const uvec4 hd = u32x4_ref(blk).v[0];
-      const uvec4 q = u32x4_ref(blk + 16u + 32u * c + 16u * h).v[0];
-      const float d = h2f(hd.x & 0xffffu), dmin = h2f(hd.x >> 16);
-      // Scale / min of sub-blocks j and j + 1 (bytes sh/8 and sh/8 + 1 of the scale words).
-      const uint w0 = hd.y >> sh, w1 = hd.z >> sh, w2 = hd.w >> sh;
-      const bool lo = c < 2u;
-      const uint sc0 = lo ? (w0 & 63u) : ((w2 & 0xfu) | ((w0 >> 6) & 3u) << 4);
-      const uint m0v = lo ? (w1 & 63u) : ((w2 >> 4) & 0xfu | ((w1 >> 6) & 3u) << 4);
-      const uint sc1 = lo ? ((w0 >> 8) & 63u) : (((w2 >> 8) & 0xfu) | ((w0 >> 14) & 3u) << 4);
-      const uint m1v = lo ? ((w1 >> 8) & 63u) : (((w2 >> 12) & 0xfu) | ((w1 >> 14) & 3u) << 4);
-      const int s0 = dot16(q & 0x0f0f0f0fu, alo);
-      const int s1 = dot16((q >> 4) & 0x0f0f0f0fu, ahi);
-      acc[r] += d8 * (d * (float(sc0) * float(s0) + float(sc1) * float(s1)) - dmin * (float(m0v) * bs0 + float(m1v) * bs1));
-    }
-  }
-#elif defined(TYPE_Q6_K)
-  // 16 threads per super-block: thread (hh, l0) reads ql[64hh + l0 ..+4], ql[64hh + 32 + l0 ..+4] and
-  // qh[32hh + l0 ..+4]: elements l0.. of the four quarters of half hh (2-byte aligned blocks).
-  const uint n_work = (A.ne[0] / 256u) * 16u;
-  for (uint t = tid; t < n_work; t += WG) {
-    const uint sb = t >> 4, hh = (t >> 3) & 1u, l0 = 4u * (t & 7u);
-    const uint64_t ap = qbase + 256u * sb + 128u * hh + l0;
-    const uint a0 = u32_ref(ap).v[0], a1 = u32_ref(ap + 32u).v[0], a2 = u32_ref(ap + 64u).v[0], a3 = u32_ref(ap + 96u).v[0];
-    const float d8 = ld_f32(mbase + 48u * sb);
-    // 32 times the sums of the activations (the offset of the 6-bit quants)
-    const int o0 = 32 * sdot4(0x01010101u, a0, 0), o1 = 32 * sdot4(0x01010101u, a1, 0);
-    const int o2 = 32 * sdot4(0x01010101u, a2, 0), o3 = 32 * sdot4(0x01010101u, a3, 0);
-    const uint is = 8u * hh + l0 / 16u;
-    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      const uint64_t blk = rows[r] + uint64_t(sb) * 210u;
-      const uint L0 = ld_u32_a2(blk + 64u * hh + l0);
-      const uint L1 = ld_u32_a2(blk + 64u * hh + 32u + l0);
-      const uint H = ld_u32_a2(blk + 128u + 32u * hh + l0);
-      const float d = ld_f16(blk + 208u);
-      const uint64_t scp = blk + 192u + is;
-      const float c0 = float(ld_i8(scp)), c1 = float(ld_i8(scp + 2u)), c2 = float(ld_i8(scp + 4u)), c3 = float(ld_i8(scp + 6u));
-      // 6-bit q = low/high nibble of ql | 2 bits of qh << 4, four to a word.
-      const uint w0 = (L0 & 0x0f0f0f0fu) | ((H << 4) & 0x30303030u);
-      const uint w1 = (L1 & 0x0f0f0f0fu) | ((H << 2) & 0x30303030u);
-      const uint w2 = ((L0 >> 4) & 0x0f0f0f0fu) | (H & 0x30303030u);
-      const uint w3 = ((L1 >> 4) & 0x0f0f0f0fu) | ((H >> 2) & 0x30303030u);
-      acc[r] += d8 * d * (c0 * float(sdot4(w0, a0, 0) - o0) + c1 * float(sdot4(w1, a1, 0) - o1) +
-                          c2 * float(sdot4(w2, a2, 0) - o2) + c3 * float(sdot4(w3, a3, 0) - o3));
-    }
-  }
-#elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1) || defined(TYPE_Q5_0) || defined(TYPE_Q5_1) || defined(TYPE_Q8_0)
-#if defined(TYPE_Q4_0)
-#define OFFSET_Q 8
-#define BLK_BYTES 18u
-#define QS_OFF 2u
-#elif defined(TYPE_Q4_1)
-#define BLK_BYTES 20u
-#define QS_OFF 4u
-#elif defined(TYPE_Q5_0)
-#define OFFSET_Q 16
-#define BLK_BYTES 22u
-#define QS_OFF 6u
-#define QH_OFF 2u
-#elif defined(TYPE_Q5_1)
-#define BLK_BYTES 24u
-#define QS_OFF 8u
-#define QH_OFF 4u
-#elif defined(TYPE_Q8_0)
-#define BLK_BYTES 34u
-#define QS_OFF 2u
-#endif
-  // 2 threads per block of 32: thread p takes elements 8p..8p+7 and 16+8p..16+8p+7, for the 4-bit
-  // types the low and high nibbles of qs[8p ..+8], for Q8_0 qs[8p ..+8] and qs[16 + 8p ..+8].
-  const uint n_blocks = A.ne[0] / 32u;
-  const uint64_t dbase = ARGS.aux[3] + uint64_t(4u) * (Kp / 32u) * z;
-#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
-  const uint64_t sbase = ARGS.aux[1] + uint64_t(4u) * (Kp / 32u) * z;
-#endif
-  for (uint t = tid; t < 2u * n_blocks; t += WG) {
-    const uint bi = t >> 1, p = t & 1u;
-    const uint64_t ap = qbase + 32u * bi + 8u * p;
-    const uvec2 a = u32x2_ref(ap).v[0], b = u32x2_ref(ap + 16u).v[0];
-    const float d8 = ld_f32(dbase + 4u * bi);
-#if defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
-    const int off = OFFSET_Q * (sdot4(0x01010101u, a.x, 0) + sdot4(0x01010101u, a.y, 0) +
-                                             sdot4(0x01010101u, b.x, 0) + sdot4(0x01010101u, b.y, 0));
-#endif
-#if defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
-    // The minimum's term d * sum(q8) of the block, added once (by its p = 0 thread).
-    const float s8 = p == 0u ? ld_f32(sbase + 4u * bi) : 0.0;
-#endif
-    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      const uint64_t blk = rows[r] + uint64_t(bi) * BLK_BYTES;
-      const float d = ld_f16(blk);
-#if defined(TYPE_Q8_0)
-      const uint64_t qp = blk + QS_OFF + 8u * p;
-      const int s = sdot4(ld_u32_a2(qp), a.x, 0) + sdot4(ld_u32_a2(qp + 4u), a.y, 0) +
-                    sdot4(ld_u32_a2(qp + 16u), b.x, 0) + sdot4(ld_u32_a2(qp + 20u), b.y, 0);
-#else
-      const uint x0 = ld_u32_a2(blk + QS_OFF + 8u * p), x1 = ld_u32_a2(blk + QS_OFF + 4u + 8u * p);
-      uint l0 = x0 & 0x0f0f0f0fu, l1 = x1 & 0x0f0f0f0fu, h0 = (x0 >> 4) & 0x0f0f0f0fu, h1 = (x1 >> 4) & 0x0f0f0f0fu;
-#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
-      const uint qh = ld_u32_a2(blk + QH_OFF) >> (8u * p);
-      l0 |= hbits(qh); l1 |= hbits(qh >> 4); h0 |= hbits(qh >> 16); h1 |= hbits(qh >> 20);
-#endif
-      const int s = sdot4(l0, a.x, 0) + sdot4(l1, a.y, 0) + sdot4(h0, b.x, 0) + sdot4(h1, b.y, 0);
-#endif
-#if defined(TYPE_Q4_0) || defined(TYPE_Q5_0)
-      acc[r] += d * d8 * float(s - off);
-#elif defined(TYPE_Q4_1) || defined(TYPE_Q5_1)
-      acc[r] += d * d8 * float(s) + ld_f16(blk + 2u) * s8;
-#else
-      acc[r] += d * d8 * float(s);
-#endif
-    }
+  // Items t, t + WG, ... in this order (the float sums as with BATCH 1). BATCH > 1: the loads of
+  // BATCH items are all issued before their arithmetic, so a thread waits on one memory round trip
+  // per BATCH items instead of one per item (the weight bytes in flight per SM are what bounds a
+  // product of one column; the host picks these variants only when a thread has several items).
+  const uint nw = n_work(A.ne[0]);
+  uint t = tid;
+#if BATCH > 1
+  for (; t + uint(BATCH - 1) * WG < nw; t += uint(BATCH) * WG) {
+    item it[BATCH];
+    [[unroll]] for (uint b = 0u; b < uint(BATCH); ++b) it[b] = load_item(t + b * WG);
+    [[unroll]] for (uint b = 0u; b < uint(BATCH); ++b) add_item(it[b], acc);
   }
 #endif
+  for (; t < nw; t += WG) add_item(load_item(t), acc);
 
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
     const float s = subgroupAdd(acc[r]);

@@ -15,6 +15,7 @@
 #include "common.glsl"
 layout(local_size_x = 256) in;
 #include "reduce.glsl"
+#include "q8_round.glsl"
 
 #if defined(ACT_Q8_0) || defined(ACT_Q8_1)
 #define BLKA 32u
@@ -101,9 +102,9 @@ void main() {
   if (amax == 0.0) {
     y = 0.0;
   } else {
-    const float iscale = div_rn(-127.0, mx);
-    q = clamp(int(roundEven(iscale * x)), -128, 127);
-    d = div_rn(1.0, iscale);
+    const float iscale = q8_k_iscale(mx);
+    q = q8_k_value(x, iscale);
+    d = q8_k_d(iscale);
     y = d * float(q);
   }
   if (ARGS.u[7] != 0u) {
@@ -129,9 +130,8 @@ void main() {
   barrier();
   float amax = 0.0;
   for (uint j = 0u; j < BLKA; ++j) amax = max(amax, sh_a[base + j]);
-  const float d = div_rn(amax, 127.0);
-  const float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
-  const int q = clamp(int(roundEven(x * id)), -128, 127);
+  const float d = q8_0_scale(amax);
+  const int q = q8_0_value(x, amax);
   y = round_f16(d) * float(q);
   if (ARGS.u[7] != 0u && r < n_rows) {
     // Also as int8 blocks for the integer dot products: the values (rows of Kp bytes at aux[2])
