@@ -544,21 +544,35 @@ TEST(VulkanOps, GateUpRoundTheirSwiglu) {
 }
 // The attention that rounds its output for the product after it (default) against the rounding
 // dispatch between them (HEARTH_VK_ATTN_ROUND=0): the attention's floats are the same in both, so
-// the rounding, and with it the product, must be too, bit for bit.
+// the rounding, and with it the product, must be too, bit for bit. The per-kernel profile, printed
+// when the stream ends, shows which path each run took.
 TEST(VulkanOps, AttentionRoundsForTheProduct) {
   HEARTH_REQUIRE_VULKAN(dev);
+  setenv("HEARTH_VK_PROFILE", "1", 1);
+  const auto run_logged = [&](const op_case& c, std::string& log) {
+    testing::internal::CaptureStderr();
+    run_result r = run_case(c.build, dev, 99);
+    log = testing::internal::GetCapturedStderr();
+    return r;
+  };
   int n = 0;
   for (const op_case& c : all_cases()) {
     if (c.name.find("_after_attention_") == std::string::npos) continue;
     ++n;
     SCOPED_TRACE(c.name);
-    const run_result fused = run_case(c.build, dev, 99);
+    std::string fused_log, apart_log;
+    const run_result fused = run_logged(c, fused_log);
     setenv("HEARTH_VK_ATTN_ROUND", "0", 1);
-    const run_result apart = run_case(c.build, dev, 99);
+    const run_result apart = run_logged(c, apart_log);
     unsetenv("HEARTH_VK_ATTN_ROUND");
+    EXPECT_NE(fused_log.find("attention_split_round"), std::string::npos) << fused_log;
+    EXPECT_EQ(fused_log.find("quant_b"), std::string::npos) << fused_log;
+    EXPECT_EQ(apart_log.find("attention_split_round"), std::string::npos) << apart_log;
+    EXPECT_NE(apart_log.find("quant_b"), std::string::npos) << apart_log;
     EXPECT_TRUE(fused.all_on_device && apart.all_on_device);
     EXPECT_EQ(fused.out, apart.out);
   }
+  unsetenv("HEARTH_VK_PROFILE");
   EXPECT_EQ(n, 8);
 }
 TEST(VulkanOps, GetRows) { HEARTH_REQUIRE_VULKAN(dev); run_group(dev, {"get_rows"}); }
