@@ -103,33 +103,24 @@ class vk_stream final : public stream {
   // the command buffer again when anything differs. Returns whether the recording stayed as it was;
   // walk: the seconds spent keying and walking.
   bool record_if_changed(const std::vector<tensor*>& nodes, double& walk) {
-    size_t scratch = 0, att_scratch = 0;
+    // One pass sizes every scratch: the glu's (gate+up pairs rounding their swiglu) and a counter per
+    // q8_K block of a one-token attention's output (attention_round_consumer) only when those fusions are on.
+    size_t scratch = 0, att_scratch = 0, glu = 0, ctr = 0;
     for (tensor* n : nodes) {
       scratch = std::max(scratch, scratch_bytes(*n));
       att_scratch = std::max(att_scratch, attention_scratch_bytes(*n));
+      if (glu_round_ && n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
+      if (attn_round_ && n->op == op::attention) ctr = std::max(ctr, (size_t)(n->ne[0] * n->ne[1] / 256 + 1) * 4);
     }
     bool moved = grow(scratch_, scratch, vk_device::mem_kind::device);
     moved |= grow(att_scratch_, att_scratch, vk_device::mem_kind::device);
     moved |= plan_mirrors(nodes);
-    if (glu_round_) {
-      size_t glu = 0;
-      for (tensor* n : nodes)
-        if (n->op == op::glu) glu = std::max(glu, glu_layout((uint32_t)n->ne[0]).total);
-      if (grow(glu_scratch_, glu, vk_device::mem_kind::device)) {
-        d_.fill(glu_scratch_, 0);  // the block counters start at 0 (and each graph leaves them so)
+    // the block counters start at 0 (and each graph leaves them so)
+    for (auto [a, bytes] : {std::pair<allocation*, size_t>{&glu_scratch_, glu}, {&round_ctr_, ctr}})
+      if (grow(*a, bytes, vk_device::mem_kind::device)) {
+        d_.fill(*a, 0);
         moved = true;
       }
-    }
-    if (attn_round_) {
-      // A counter per q8_K block of a one-token attention's output (attention_round_consumer).
-      size_t ctr = 0;
-      for (tensor* n : nodes)
-        if (n->op == op::attention) ctr = std::max(ctr, (size_t)(n->ne[0] * n->ne[1] / 256 + 1) * 4);
-      if (grow(round_ctr_, ctr, vk_device::mem_kind::device)) {
-        d_.fill(round_ctr_, 0);  // as the glu scratch's counters
-        moved = true;
-      }
-    }
     const auto t_walk = std::chrono::steady_clock::now();
     // The nodes of the recording (same key) with nothing moved: the walk would make the same
     // dispatches and arguments, so the recording is submitted as it is without walking (0.27 ms of
